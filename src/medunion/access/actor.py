@@ -1,0 +1,96 @@
+"""Who is acting: built afresh for every request, so role and team changes take effect at once."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from medunion.accounts.models import User
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: uuid.UUID | None
+    username: str
+    display: str
+    role: str
+    surface: str = "page"
+    purpose: str = "treatment"
+    on_behalf_of: str = ""
+    practitioner_id: uuid.UUID | None = None
+    patient_id: uuid.UUID | None = None
+    region_code: str | None = None
+    org_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
+    consortium_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
+    team_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
+    led_team_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
+    coordinated_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
+    system: bool = False
+
+    @property
+    def is_practitioner(self) -> bool:
+        return self.role == "practitioner" and self.practitioner_id is not None
+
+    @property
+    def is_coordinator(self) -> bool:
+        return self.role == "coordinator"
+
+    @property
+    def is_patient(self) -> bool:
+        return self.role == "patient" and self.patient_id is not None
+
+    def via(self, surface: str) -> Actor:
+        return replace(self, surface=surface)
+
+
+ANONYMOUS = Actor(user_id=None, username="", display="anonymous", role="anonymous")
+
+
+def system_actor(name: str, *, on_behalf_of: str = "") -> Actor:
+    """The platform acting by itself (commands, the demo, background work). Grep: system_actor."""
+    return Actor(user_id=None, username=f"system:{name}", display=f"system:{name}", role="system",
+                 surface="cli", purpose="operations", on_behalf_of=on_behalf_of, system=True)
+
+
+def actor_for(user: User | None, surface: str = "page") -> Actor:
+    if user is None or not user.is_authenticated or not user.is_active:
+        return ANONYMOUS
+    from medunion.network.models import CoordinatorAssignment, PracticeSite, TeamMember
+
+    org_ids: frozenset[uuid.UUID] = frozenset()
+    consortium_ids: frozenset[uuid.UUID] = frozenset()
+    team_ids: frozenset[uuid.UUID] = frozenset()
+    led: frozenset[uuid.UUID] = frozenset()
+    coordinated: frozenset[uuid.UUID] = frozenset()
+    if user.role == "practitioner" and user.practitioner_id:
+        sites = PracticeSite.objects.filter(practitioner_id=user.practitioner_id, active=True,
+                                            organisation__active=True)
+        org_ids = frozenset(sites.values_list("organisation_id", flat=True))
+        consortium_ids = frozenset(
+            sites.filter(organisation__memberships__isnull=False)
+            .values_list("organisation__memberships__consortium_id", flat=True))
+        memberships = list(TeamMember.objects.filter(practitioner_id=user.practitioner_id, team__active=True)
+                           .values_list("team_id", "role"))
+        team_ids = frozenset(t for t, _ in memberships)
+        led = frozenset(t for t, r in memberships if r == "lead")
+    elif user.role == "coordinator":
+        coordinated = frozenset(CoordinatorAssignment.objects.filter(user_id=user.pk)
+                                .values_list("consortium_id", flat=True))
+    return Actor(
+        user_id=user.pk,
+        username=user.username,
+        display=user.display_name or user.username,
+        role=user.role,
+        surface=surface,
+        practitioner_id=user.practitioner_id,
+        patient_id=user.patient_id,
+        region_code=user.region_id,
+        org_ids=org_ids,
+        consortium_ids=consortium_ids,
+        team_ids=team_ids,
+        led_team_ids=led,
+        coordinated_ids=coordinated,
+        purpose="treatment" if user.role in ("practitioner", "patient") else "operations",
+    )

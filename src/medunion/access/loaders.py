@@ -1,0 +1,71 @@
+"""``access_*`` loaders: load one object and authorise it in one step; 404 when not visible.
+
+Reads of patient data are audited here, once per request and object.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+from medunion.audit.actions import record
+from medunion.audit.models import Outcome, Verb
+from medunion.core.errors import NotFound
+
+from .actor import Actor
+from .policy import Action, relationship_to, require, visible_organisations, visible_practitioners, visible_teams
+
+
+def parse_uuid(value: Any) -> uuid.UUID:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except (ValueError, TypeError, AttributeError, ValidationError) as exc:
+        raise NotFound() from exc
+
+
+def access_patient(actor: Actor, patient_id: Any, action: Action = Action.VIEW_PATIENT, *,
+                   audit: bool = True, audit_action: str = "patient.read") -> Any:
+    from medunion.patients.models import Patient
+
+    pid = parse_uuid(patient_id)
+    relation = relationship_to(actor, pid)
+    patient = Patient.objects.select_related("region", "registered_at").filter(pk=pid).first() if relation else None
+    if patient is None:
+        if audit and actor.user_id is not None and Patient.objects.filter(pk=pid).exists():
+            # A refused look at a real patient is itself worth recording.
+            record(actor, audit_action, Verb.READ, object_type="patients.patient", object_id=str(pid),
+                   patient_id=pid, outcome=Outcome.DENIED)
+        raise NotFound()
+    require(actor, action, patient)
+    if audit:
+        record(actor, audit_action, Verb.READ, obj=patient, patient_id=patient.pk,
+               purpose="break_glass" if relation == "break_glass" else "",
+               detail={"relationship": relation} if relation else {})
+    return patient
+
+
+def _load(qs: Any, pk: Any) -> Any:
+    obj = qs.filter(pk=parse_uuid(pk)).first()
+    if obj is None:
+        raise NotFound()
+    return obj
+
+
+def access_organisation(actor: Actor, org_id: Any, action: Action = Action.VIEW_NETWORK) -> Any:
+    org = _load(visible_organisations(actor).select_related("region", "parent"), org_id)
+    require(actor, action, org)
+    return org
+
+
+def access_practitioner(actor: Actor, practitioner_id: Any, action: Action = Action.VIEW_NETWORK) -> Any:
+    p = _load(visible_practitioners(actor), practitioner_id)
+    require(actor, action, p)
+    return p
+
+
+def access_team(actor: Actor, team_id: Any, action: Action = Action.VIEW_NETWORK) -> Any:
+    t = _load(visible_teams(actor).select_related("consortium", "organisation"), team_id)
+    require(actor, action, t)
+    return t

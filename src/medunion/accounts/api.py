@@ -1,0 +1,61 @@
+"""Authentication endpoints: tokens for integrations and phones."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.http import HttpRequest
+from ninja import Router, Schema
+
+from medunion.api import api_actor
+
+from . import actions
+
+router = Router(tags=["auth"])
+
+
+class TokenIn(Schema):
+    username: str
+    password: str
+    otp: str = ""
+    label: str = ""
+
+
+class TokenOut(Schema):
+    access_token: str
+    token_type: str = "Bearer"
+    expires_at: dt.datetime
+
+
+class MeOut(Schema):
+    id: uuid.UUID
+    username: str
+    display_name: str
+    role: str
+    practitioner_id: uuid.UUID | None
+    patient_id: uuid.UUID | None
+    mfa_enabled: bool
+
+
+@router.post("/token", auth=None, response={201: TokenOut}, summary="Exchange credentials for a bearer token")
+def create_token(request: HttpRequest, payload: TokenIn):
+    raw, token = actions.issue_token(request, username=payload.username, password=payload.password,
+                                     otp=payload.otp, label=payload.label)
+    return 201, {"access_token": raw, "expires_at": token.expires_at}
+
+
+@router.delete("/token", response={204: None}, summary="Revoke the bearer token of this request")
+def revoke_token(request: HttpRequest):
+    header = request.headers.get("Authorization", "")
+    raw = header.split(" ", 1)[1].strip() if header.lower().startswith("bearer ") else ""
+    actions.revoke_token(acting=api_actor(request), raw=raw or None)
+    return 204, None
+
+
+@router.get("/me", response=MeOut, summary="Who am I")
+def me(request: HttpRequest):
+    user = request.auth  # type: ignore[attr-defined]
+    return {"id": user.pk, "username": user.username, "display_name": user.display_name or user.username,
+            "role": user.role, "practitioner_id": user.practitioner_id, "patient_id": user.patient_id,
+            "mfa_enabled": user.has_mfa}

@@ -1,0 +1,114 @@
+"""The JSON API under /api/v1: one NinjaAPI, routers from each app, errors as problem+json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import APIKeyCookie, HttpBearer
+
+from medunion.access.actor import Actor, actor_for
+from medunion.core.errors import DomainError, NotAuthenticated, NotFound, ValidationFailed
+
+
+class BearerToken(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        from medunion.accounts.actions import user_for_token
+
+        user = user_for_token(token)
+        if user is not None:
+            request.user = user
+        return user
+
+
+class SessionCookie(APIKeyCookie):
+    """The pages' session, CSRF-checked for unsafe methods."""
+
+    param_name = "sessionid"
+
+    def __init__(self) -> None:
+        super().__init__(csrf=True)
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return user
+        return None
+
+
+api = NinjaAPI(
+    title="MedUnion API",
+    version="1",
+    description="The consortium platform's JSON API. Bearer tokens from POST /api/v1/auth/token. "
+                "Errors are application/problem+json (RFC 9457).",
+    auth=[BearerToken(), SessionCookie()],
+    urls_namespace="api",
+    docs_url="/docs",
+)
+
+
+def api_actor(request: HttpRequest) -> Actor:
+    actor = getattr(request, "_medunion_actor", None)
+    if actor is None:
+        actor = actor_for(request.auth if getattr(request, "auth", None) else None, "api")  # type: ignore[attr-defined]
+        request._medunion_actor = actor  # type: ignore[attr-defined]
+    return actor
+
+
+def problem(request: HttpRequest, body: dict[str, Any], status: int) -> HttpResponse:
+    response = api.create_response(request, body, status=status)
+    response["Content-Type"] = "application/problem+json"
+    return response
+
+
+@api.exception_handler(DomainError)
+def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    return problem(request, exc.as_problem(), exc.status)
+
+
+@api.exception_handler(NinjaValidationError)
+def _validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    errors: dict[str, list[str]] = {}
+    for err in exc.errors:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "payload"))
+        errors.setdefault(loc or "request", []).append(str(err.get("msg", "invalid")))
+    return problem(request, ValidationFailed(errors=errors).as_problem(), 422)
+
+
+@api.exception_handler(AuthenticationError)
+def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    response = problem(request, NotAuthenticated().as_problem(), 401)
+    response["WWW-Authenticate"] = 'Bearer realm="medunion"'
+    return response
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return problem(request, NotFound().as_problem(), 404)
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return problem(request, {"type": "about:blank", "title": str(exc), "status": exc.status_code,
+                             "code": "http_error"}, exc.status_code)
+
+
+def _register_routers() -> None:
+    from medunion.accounts.api import router as accounts_router
+
+    api.add_router("/auth", accounts_router)
+    for module, prefix in (("medunion.network.api", "/network"), ("medunion.patients.api", "/patients"),
+                           ("medunion.audit.api", "/audit"), ("medunion.access.api", "/access")):
+        try:
+            mod = __import__(module, fromlist=["router"])
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        api.add_router(prefix, mod.router)
+
+
+_register_routers()

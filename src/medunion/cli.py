@@ -1,0 +1,196 @@
+"""The ``medunion`` command: serve, demo, migrate, createadmin, import-practitioners, audit …"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+
+def _setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medunion.settings")
+    import django
+
+    django.setup()
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    _setup()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=1 if args.verbose else 0)
+    print("database is up to date")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    _setup()
+    from django.core.management import call_command
+
+    from medunion.core.checks import assert_safe_to_serve
+
+    assert_safe_to_serve()
+    if not args.no_migrate:
+        call_command("migrate", interactive=False, verbosity=0)
+    if args.demo_if_empty:
+        from medunion.demo.build import build_demo, database_is_empty
+
+        if database_is_empty():
+            build_demo(progress=True)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    argv = ["gunicorn", "medunion.wsgi:application", "--bind", args.bind, "--workers", str(args.workers),
+            "--threads", str(args.threads), "--access-logfile", "-", "--timeout", "60"]
+    from gunicorn.app.wsgiapp import run
+
+    sys.argv = argv
+    run()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    _setup()
+    from django.core.management import call_command
+
+    from medunion.demo.build import build_demo, database_is_empty, print_logins
+
+    call_command("migrate", interactive=False, verbosity=0)
+    if not database_is_empty() and not args.force:
+        print("the database holds data already; the demo is built only into an empty database")
+        print_logins()
+        return 0
+    build_demo(progress=not args.quiet, seed=args.seed)
+    print_logins()
+    return 0
+
+
+def cmd_createadmin(args: argparse.Namespace) -> int:
+    _setup()
+    import getpass
+
+    from medunion.access.actor import system_actor
+    from medunion.accounts.actions import create_account
+    from medunion.core.errors import DomainError
+
+    password = args.password or os.environ.get("MEDUNION_ADMIN_PASSWORD") or getpass.getpass("password: ")
+    try:
+        user = create_account(acting=system_actor("createadmin"), username=args.username, password=password,
+                              role=args.role, display_name=args.username)
+    except DomainError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        for field, messages in getattr(exc, "errors", {}).items():
+            for m in messages:
+                print(f"  {field}: {m}", file=sys.stderr)
+        return 2
+    print(f"created {user.role} account {user.username}")
+    return 0
+
+
+def cmd_import_practitioners(args: argparse.Namespace) -> int:
+    _setup()
+    from medunion.access.actor import system_actor
+    from medunion.core.errors import DomainError
+    from medunion.network.importer import import_file
+
+    try:
+        report = import_file(args.file, acting=system_actor("import-practitioners"),
+                             consortium_code=args.consortium, progress=not args.quiet)
+    except DomainError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    for row in report.rows:
+        if row.status == "error":
+            print(f"row {row.line}: {'; '.join(row.reasons)}")
+    print(report.summary())
+    return 0 if not report.errors else 1
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    _setup()
+    from medunion.audit.verify import verify_chain
+
+    result = verify_chain()
+    if result.ok:
+        print(f"audit chain verified: {result.checked} events, no broken link")
+        return 0
+    print(f"audit chain BROKEN at event {result.broken_seq}: {result.reason} "
+          f"({result.checked} events verified before it)")
+    return 1
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    import secrets
+
+    from medunion.core.crypto import new_key
+
+    print(f"MEDUNION_SECRET_KEY={secrets.token_urlsafe(50)}")
+    print(f"MEDUNION_ENCRYPTION_KEYS=k{secrets.token_hex(3)}:{new_key()}")
+    print(f"MEDUNION_LOOKUP_KEY={new_key()}")
+    return 0
+
+
+def cmd_rotate_keys(args: argparse.Namespace) -> int:
+    _setup()
+    from medunion.core.rotation import rotate_all
+
+    counts = rotate_all(progress=not args.quiet)
+    for label, n in counts.items():
+        print(f"{label}: {n} values re-encrypted under the current key")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="medunion", description="MedUnion consortium platform")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run the web server (gunicorn)")
+    p.add_argument("--bind", default=os.environ.get("MEDUNION_BIND", "127.0.0.1:8000"))
+    p.add_argument("--workers", type=int, default=int(os.environ.get("MEDUNION_WORKERS", "2")))
+    p.add_argument("--threads", type=int, default=int(os.environ.get("MEDUNION_THREADS", "4")))
+    p.add_argument("--no-migrate", action="store_true")
+    p.add_argument("--demo-if-empty", action="store_true", help="build the demo consortium into an empty database")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("demo", help="build the demo consortium")
+    p.add_argument("--force", action="store_true", help="build even if the database holds data")
+    p.add_argument("--seed", type=int, default=810)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("migrate", help="create or upgrade the database schema")
+    p.add_argument("--verbose", action="store_true")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("createadmin", help="create an administrator account")
+    p.add_argument("username")
+    p.add_argument("--role", default="secadmin", choices=["sysadmin", "secadmin", "auditadmin"])
+    p.add_argument("--password", help="or MEDUNION_ADMIN_PASSWORD, or asked for")
+    p.set_defaults(func=cmd_createadmin)
+
+    p = sub.add_parser("import-practitioners", help="import practitioners from CSV or XLSX")
+    p.add_argument("file")
+    p.add_argument("--consortium", required=True, help="consortium code")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_import_practitioners)
+
+    p = sub.add_parser("audit", help="audit trail tools")
+    audit_sub = p.add_subparsers(dest="audit_command", required=True)
+    v = audit_sub.add_parser("verify", help="verify the hash chain; report the first broken link")
+    v.set_defaults(func=cmd_audit_verify)
+
+    p = sub.add_parser("keygen", help="print fresh secret, encryption and lookup keys")
+    p.set_defaults(func=cmd_keygen)
+
+    p = sub.add_parser("rotate-keys", help="re-encrypt sensitive columns under the current key")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_rotate_keys)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

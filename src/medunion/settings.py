@@ -1,0 +1,191 @@
+"""Django settings. Everything comes from the environment; see docs/configuration.md.
+
+The server refuses to start outside debug mode with the development secret key or
+encryption keys (``medunion.core.checks``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+# Development defaults. Outside DEBUG the checks in medunion.core.checks refuse them.
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105
+# 32-byte AES keys, base64; "kid:key" entries, the first encrypts, all decrypt.
+DEV_ENCRYPTION_KEYS = "dev1:ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM="
+DEV_LOOKUP_KEY = "ZGV2LW9ubHktbG9va3VwLWhtYWMta2V5LTMyLWJ5dGVzIQ=="
+
+DEBUG = env_bool("MEDUNION_DEBUG", False)
+SECRET_KEY = env("MEDUNION_SECRET_KEY", DEV_SECRET_KEY)
+MEDUNION_ENCRYPTION_KEYS = env("MEDUNION_ENCRYPTION_KEYS", DEV_ENCRYPTION_KEYS)
+MEDUNION_LOOKUP_KEY = env("MEDUNION_LOOKUP_KEY", DEV_LOOKUP_KEY)
+# The demo consortium relaxes the second-factor requirement for coordinators and
+# administrators, and says so on every page.
+MEDUNION_DEMO = env_bool("MEDUNION_DEMO", False)
+MEDUNION_REQUIRE_MFA = env_bool("MEDUNION_REQUIRE_MFA", not MEDUNION_DEMO)
+MEDUNION_BREAK_GLASS_MINUTES = env_int("MEDUNION_BREAK_GLASS_MINUTES", 60)
+MEDUNION_API_TOKEN_HOURS = env_int("MEDUNION_API_TOKEN_HOURS", 12)
+MEDUNION_DATA_DIR = Path(env("MEDUNION_DATA_DIR", str(Path.cwd() / "var")))
+
+ALLOWED_HOSTS = [h.strip() for h in env("MEDUNION_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h.strip()]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in env("MEDUNION_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "axes",
+    "medunion.core",
+    "medunion.audit",
+    "medunion.accounts",
+    "medunion.network",
+    "medunion.patients",
+    "medunion.access",
+    "medunion.fhir",
+    "medunion.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "medunion.core.middleware.RequestIdMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "medunion.accounts.middleware.SecondFactorMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "medunion.core.middleware.DomainErrorMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "medunion.urls"
+WSGI_APPLICATION = "medunion.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "medunion.web.context.platform",
+            ],
+        },
+    },
+]
+
+# --- database ---------------------------------------------------------------------------
+DATABASE_URL = env("DATABASE_URL", "")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+else:
+    MEDUNION_DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": env("MEDUNION_SQLITE_PATH", str(MEDUNION_DATA_DIR / "medunion.sqlite3")),
+            "OPTIONS": {
+                # WAL and foreign keys are switched on per connection in medunion.core.apps.
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
+            },
+            "TEST": {"NAME": env("MEDUNION_SQLITE_TEST_PATH", "") or None},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- accounts and security --------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:home"
+
+# Sessions end after an idle timeout: the cookie's age is renewed on every request.
+SESSION_COOKIE_AGE = env_int("MEDUNION_IDLE_TIMEOUT_SECONDS", 30 * 60)
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = env_bool("MEDUNION_SECURE_COOKIES", not DEBUG and not MEDUNION_DEMO)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# django-axes: lock an account (per username) after repeated failures.
+AXES_FAILURE_LIMIT = env_int("MEDUNION_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env_int("MEDUNION_LOGIN_COOLOFF_MINUTES", 15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "medunion.accounts.lockout.locked_out"
+AXES_VERBOSE = False
+
+# --- i18n and time --------------------------------------------------------------------------
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = "Asia/Shanghai"
+
+STATIC_URL = "/static/"
+STATIC_ROOT = MEDUNION_DATA_DIR / "static"
+
+# --- logging: never secrets or identity numbers ---------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "medunion.core.logging.RedactFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
+    "root": {"handlers": ["console"], "level": env("MEDUNION_LOG_LEVEL", "INFO")},
+    "loggers": {"axes": {"level": "WARNING"}},
+}
+
+NINJA_PAGINATION_PER_PAGE = 50
+MEDUNION_PAGE_SIZE = 50

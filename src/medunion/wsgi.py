@@ -1,0 +1,12 @@
+"""WSGI entry point (gunicorn). Refuses to start on development secrets outside debug mode."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medunion.settings")
+application = get_wsgi_application()
+
+from medunion.core.checks import assert_safe_to_serve  # noqa: E402
+
+assert_safe_to_serve()
