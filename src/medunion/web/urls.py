@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -8,4 +8,5 @@ urlpatterns = [
     path("login", views.login_view, name="login"),
     path("logout", views.logout_view, name="logout"),
     path("account/mfa", views.mfa_setup, name="mfa_setup"),
+    path("network/", include("medunion.web.coordinator.urls")),
 ]
