@@ -100,7 +100,8 @@ def _register_routers() -> None:
     from medunion.accounts.api import router as accounts_router
 
     api.add_router("/auth", accounts_router)
-    for module, prefix in (("medunion.network.api", "/network"), ("medunion.patients.api", "/patients"),
+    for module, prefix in (("medunion.network.api", "/network"), ("medunion.network.import_api", "/imports"),
+                           ("medunion.patients.api", "/patients"),
                            ("medunion.audit.api", "/audit"), ("medunion.access.api", "/access")):
         try:
             mod = __import__(module, fromlist=["router"])
