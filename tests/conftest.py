@@ -11,6 +11,29 @@ def _fast_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _audit_triggers(request):
+    """Keep the audit table append-only in every test, except for the flush that ends a
+    transactional test (Django must empty every table then): the triggers are lifted for that
+    flush and put back when the next test starts. test_audit checks the migration itself."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool({"transactional_db", "live_server"} & set(request.fixturenames)
+                         or (marker and marker.kwargs.get("transaction")))
+    uses_db = transactional or marker is not None or "db" in request.fixturenames
+    if not uses_db:
+        yield
+        return
+    from django.db import connection
+
+    from medunion.audit import triggers
+
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    triggers.install(connection)
+    yield
+    if transactional:
+        triggers.remove(connection)
+
+
 @pytest.fixture
 def world(db) -> World:
     return build_world()
