@@ -1,8 +1,25 @@
+"""The coordinator's back office, mounted at /network/."""
+
 from django.urls import path
 
-from . import views
+from . import audit, break_glass, imports, network, practitioners, teams
 
 app_name = "coord"
 urlpatterns = [
-    path("", views.network, name="network"),
+    path("", network.network, name="network"),
+    path("organisations/new", network.organisation_new, name="organisation_new"),
+    path("organisations/<uuid:org_id>", network.organisation, name="organisation"),
+    path("practitioners/", practitioners.practitioners, name="practitioners"),
+    path("practitioners/new", practitioners.practitioner_new, name="practitioner_new"),
+    path("practitioners/<uuid:practitioner_id>", practitioners.practitioner, name="practitioner"),
+    path("teams/", teams.teams, name="teams"),
+    path("teams/<uuid:team_id>", teams.team, name="team"),
+    path("import/", imports.import_upload, name="import"),
+    path("import/<uuid:job_id>", imports.import_job, name="import_job"),
+    path("import/<uuid:job_id>/status", imports.import_status, name="import_status"),
+    path("audit", audit.audit, name="audit"),
+    path("audit/export", audit.audit_export, name="audit_export"),
+    path("audit/verify", audit.audit_verify, name="audit_verify"),
+    path("break-glass/", break_glass.break_glass, name="break_glass"),
+    path("break-glass/<uuid:grant_id>/review", break_glass.break_glass_review, name="break_glass_review"),
 ]

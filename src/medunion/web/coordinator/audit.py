@@ -1,0 +1,168 @@
+"""Audit search for coordinators and audit administrators; export and chain verification for the latter.
+
+Every search and every export is itself recorded in the audit log (purpose ``audit``).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from django import forms
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from medunion.access.actor import Actor
+from medunion.access.policy import Action, can, require, visible_audit
+from medunion.accounts.models import User
+from medunion.audit.actions import record
+from medunion.audit.models import Outcome, Verb
+from medunion.audit.verify import verify_chain
+from medunion.core import clock
+
+from .common import audit_page, guarded, paginate, query_without_page
+from .forms import DateInput
+
+export_page = guarded(lambda a: can(a, Action.EXPORT_AUDIT))
+EXPORT_COLUMNS = ["seq", "at", "actor_id", "actor_display", "actor_role", "on_behalf_of", "action", "verb",
+                  "object_type", "object_id", "patient_id", "purpose", "surface", "request_id", "outcome",
+                  "detail", "hash"]
+_SESSION_KEY = "medunion.audit_verify"
+
+
+class AuditSearchForm(forms.Form):
+    who = forms.CharField(label=gettext_lazy("Actor (username or name)"), required=False, max_length=150)
+    patient = forms.UUIDField(label=gettext_lazy("Patient ID"), required=False)
+    action = forms.CharField(label=gettext_lazy("Action"), required=False, max_length=64,
+                             help_text=gettext_lazy("A prefix matches: “patient.” finds every patient action."))
+    date_from = forms.DateField(label=gettext_lazy("From"), required=False, widget=DateInput())
+    date_to = forms.DateField(label=gettext_lazy("To"), required=False, widget=DateInput())
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and end < start:
+            self.add_error("date_to", gettext_lazy("The end date is before the start date."))
+        return data
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min), timezone.get_current_timezone())
+
+
+def search_events(actor: Actor, data: dict[str, Any]) -> Any:
+    """The actor's visible audit events matching the filters, newest first."""
+    qs = visible_audit(actor)
+    who = (data.get("who") or "").strip()
+    if who:
+        qs = qs.filter(Q(actor_display__icontains=who)
+                       | Q(actor_id__in=User.objects.filter(username__iexact=who).values("pk")))
+    if data.get("patient"):
+        qs = qs.filter(patient_id=data["patient"])
+    action = (data.get("action") or "").strip()
+    if action:
+        qs = qs.filter(action__startswith=action)
+    if data.get("date_from"):
+        qs = qs.filter(at__gte=_day_start(data["date_from"]))
+    if data.get("date_to"):
+        qs = qs.filter(at__lt=_day_start(data["date_to"] + dt.timedelta(days=1)))
+    return qs.order_by("-seq")
+
+
+def _filters_detail(data: dict[str, Any]) -> dict[str, str]:
+    return {k: str(v) for k, v in data.items() if v not in (None, "")}
+
+
+def _verify_message(result: dict[str, Any]) -> str:
+    if result["ok"]:
+        return _("The audit chain is intact: %(n)d events checked.") % {"n": result["checked"]}
+    reason = result["reason"]
+    if reason.startswith("the link"):
+        why = _("the link to the previous event is broken (an event was removed or inserted before it)")
+    elif reason.startswith("the row"):
+        why = _("the event's content does not match its hash (the event was changed)")
+    else:
+        why = reason
+    return _("The audit chain is broken at event %(seq)s: %(why)s. %(n)d events before it are intact.") % {
+        "seq": result["broken_seq"], "why": why, "n": result["checked"]}
+
+
+@audit_page
+def audit(request: HttpRequest) -> HttpResponse:
+    actor = request.actor  # type: ignore[attr-defined]
+    require(actor, Action.SEARCH_AUDIT)
+    form = AuditSearchForm(request.GET or None)
+    verify = request.session.pop(_SESSION_KEY, None)
+    page = None
+    if not form.is_bound or form.is_valid():
+        data = form.cleaned_data if form.is_bound else {}
+        page = paginate(request, search_events(actor, data))
+        record(actor, "audit.search", Verb.SEARCH, object_type="audit.auditevent", purpose="audit",
+               detail={"filters": _filters_detail(data), "page": page.number, "results": page.paginator.count})
+    return render(request, "web/coordinator/audit.html", {
+        "form": form, "page": page, "query": query_without_page(request.GET),
+        "can_export": can(actor, Action.EXPORT_AUDIT),
+        "verify": verify, "verify_message": _verify_message(verify) if verify else "",
+        "nav": "audit",
+    }, status=200 if page is not None else 422)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    # Spreadsheets run cells starting with these as formulas (CSV injection).
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _rows(qs: Any) -> Iterator[list[str]]:
+    yield EXPORT_COLUMNS
+    tz = timezone.get_current_timezone()
+    for e in qs.iterator(chunk_size=2000):
+        values = {c: getattr(e, c) for c in EXPORT_COLUMNS}
+        values["at"] = e.at.astimezone(tz).isoformat(timespec="seconds")
+        values["detail"] = json.dumps(e.detail, ensure_ascii=False, sort_keys=True)
+        yield [_cell(values[c]) for c in EXPORT_COLUMNS]
+
+
+@export_page
+def audit_export(request: HttpRequest) -> HttpResponse:
+    actor = request.actor  # type: ignore[attr-defined]
+    require(actor, Action.EXPORT_AUDIT)
+    form = AuditSearchForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        return redirect(f"{reverse('web:coord:audit')}?{request.GET.urlencode()}")
+    data = form.cleaned_data if form.is_bound else {}
+    qs = search_events(actor, data).order_by("seq")
+    record(actor, "audit.export", Verb.EXPORT, object_type="audit.auditevent", purpose="audit",
+           detail={"filters": _filters_detail(data), "rows": qs.count(), "format": "csv"})
+    writer = csv.writer(_Echo())
+    response = StreamingHttpResponse((writer.writerow(row) for row in _rows(qs)), content_type="text/csv; charset=utf-8")
+    stamp = clock.now().astimezone(timezone.get_current_timezone()).strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="medunion-audit-{stamp}.csv"'
+    return response
+
+
+@export_page
+@require_POST
+def audit_verify(request: HttpRequest) -> HttpResponse:
+    actor = request.actor  # type: ignore[attr-defined]
+    result = verify_chain()
+    record(actor, "audit.verify", Verb.EXECUTE, object_type="audit.auditevent", purpose="audit",
+           outcome=Outcome.SUCCESS if result.ok else Outcome.FAILURE,
+           detail={"ok": result.ok, "checked": result.checked, "broken_seq": result.broken_seq})
+    request.session[_SESSION_KEY] = {"ok": result.ok, "checked": result.checked, "broken_seq": result.broken_seq,
+                                     "reason": result.reason}
+    return redirect("web:coord:audit")
