@@ -4,7 +4,14 @@ import pytest
 
 from medunion.access.actions import break_glass, pending_reviews, review_break_glass
 from medunion.access.loaders import access_patient
-from medunion.access.policy import Action, can, region_prefix, relationship_to, visible_audit, visible_patients
+from medunion.access.policy import (
+    Action,
+    can,
+    region_prefix,
+    relationship_to,
+    visible_audit,
+    visible_patients,
+)
 from medunion.audit.models import AuditEvent
 from medunion.core import clock
 from medunion.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed

@@ -8,6 +8,7 @@ other's work, and none of them sees patient data by virtue of the role.
 from __future__ import annotations
 
 import hashlib
+from typing import ClassVar, Self
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
@@ -48,7 +49,7 @@ class User(AbstractUser):
     totp_last_step = models.BigIntegerField(default=0)
     language = models.CharField(_("language"), max_length=8, blank=True)
 
-    objects = UserManager()
+    objects: ClassVar[UserManager[Self]] = UserManager()
 
     class Meta:
         verbose_name = _("account")
@@ -104,3 +105,6 @@ class PlatformSetting(models.Model):
     class Meta:
         verbose_name = _("platform setting")
         verbose_name_plural = _("platform settings")
+
+    def __str__(self) -> str:
+        return self.key

@@ -63,10 +63,13 @@ class AuditEvent(models.Model):
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
 
+    def __str__(self) -> str:
+        return f"{self.seq} {self.action} {self.object_type}:{self.object_id}"
+
     def canonical(self) -> dict[str, Any]:
         return {
             "uid": str(self.uid),
-            "at": self.at.astimezone(dt.timezone.utc).isoformat(timespec="microseconds"),
+            "at": self.at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
             "actor_id": str(self.actor_id) if self.actor_id else "",
             "actor_display": self.actor_display,
             "actor_role": self.actor_role,
@@ -86,9 +89,6 @@ class AuditEvent(models.Model):
     def compute_hash(self) -> str:
         body = json.dumps(self.canonical(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256((self.prev_hash + "\n" + body).encode()).hexdigest()
-
-    def __str__(self) -> str:
-        return f"{self.seq} {self.action} {self.object_type}:{self.object_id}"
 
 
 GENESIS = "0" * 64

@@ -19,7 +19,7 @@ SQLITE_DOWN = ["DROP TRIGGER IF EXISTS audit_auditevent_no_update",
 
 PG_UP = [
     """CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-       BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$""",
+       BEGIN RAISE EXCEPTION 'the audit log is append-only' USING ERRCODE = 'restrict_violation'; END $$""",
     "DROP TRIGGER IF EXISTS audit_auditevent_no_change ON audit_auditevent",
     """CREATE TRIGGER audit_auditevent_no_change BEFORE UPDATE OR DELETE ON audit_auditevent
        FOR EACH ROW EXECUTE FUNCTION audit_append_only()""",

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from django.apps import apps
-from django.db import transaction
+from django.db import models, transaction
 
 from .crypto import EncryptedTextField, keyring
 
 
-def encrypted_fields() -> list[tuple[type, list[str]]]:
+def encrypted_fields() -> list[tuple[type[models.Model], list[str]]]:
     found = []
     for model in apps.get_models():
         names = [f.attname for f in model._meta.concrete_fields if isinstance(f, EncryptedTextField)]

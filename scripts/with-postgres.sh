@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Run a command against a private, throw-away PostgreSQL server.
+#
+#   scripts/with-postgres.sh COMMAND [ARG...]
+#
+# initdb into a fresh temporary directory, start the server on a unix socket in a private
+# directory (no TCP port), create a role `medunion` that may CREATEDB and a database of the
+# same name, export DATABASE_URL and PG* for the command, then stop the server and remove the
+# directory however the command ends. PostgreSQL refuses to run as root, so as root the server
+# runs as the `postgres` user (the Debian package creates it). The binaries are found under
+# /usr/lib/postgresql/<version>/bin (newest version), or PG_BINDIR.
+set -euo pipefail
+
+if [ "$#" -eq 0 ]; then
+    echo "usage: $0 COMMAND [ARG...]" >&2
+    exit 2
+fi
+
+bindir=${PG_BINDIR:-}
+if [ -z "$bindir" ]; then
+    bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+fi
+if [ -z "$bindir" ] || [ ! -x "$bindir/initdb" ]; then
+    echo "error: PostgreSQL server binaries not found under /usr/lib/postgresql/<version>/bin" >&2
+    echo "       (apt-get install postgresql, or set PG_BINDIR)" >&2
+    exit 1
+fi
+
+as_server=()
+if [ "$(id -u)" -eq 0 ]; then
+    if ! id postgres >/dev/null 2>&1; then
+        echo "error: running as root, but there is no 'postgres' user to run the server as" >&2
+        exit 1
+    fi
+    as_server=(runuser -u postgres --)
+fi
+
+root=$(mktemp -d "${TMPDIR:-/tmp}/medunion-pg.XXXXXX")
+data=$root/data
+sock=$root/sock
+mkdir -m 700 "$sock"
+if [ "${#as_server[@]}" -gt 0 ]; then
+    chown -R postgres: "$root"
+fi
+
+server() {
+    # The server user may not be able to enter the caller's directory; work from $root.
+    (cd "$root" && "${as_server[@]}" "$@")
+}
+
+started=
+cleanup() {
+    status=$?
+    trap - EXIT INT TERM
+    if [ -n "$started" ]; then
+        server "$bindir/pg_ctl" -D "$data" -m immediate -w stop >/dev/null 2>&1 || true
+    fi
+    if [ "$status" -ne 0 ] && [ -f "$root/server.log" ] && [ -z "$started" ]; then
+        echo "--- PostgreSQL server log ---" >&2
+        tail -n 50 "$root/server.log" >&2 || true
+    fi
+    rm -rf "$root"
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+server "$bindir/initdb" -D "$data" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 \
+    --no-sync >"$root/initdb.log" 2>&1 || { cat "$root/initdb.log" >&2; exit 1; }
+
+# A test server: durability off (it is thrown away), no TCP, the socket in a private directory.
+server "$bindir/pg_ctl" -D "$data" -l "$root/server.log" -w -t 60 \
+    -o "-c listen_addresses='' -k $sock -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+    start >/dev/null
+started=1
+
+"$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$sock" -U postgres -d postgres \
+    -c "CREATE ROLE medunion LOGIN CREATEDB" -c "CREATE DATABASE medunion OWNER medunion"
+
+version=$("$bindir/psql" -X -A -t -h "$sock" -U medunion -d medunion -c "SHOW server_version")
+echo "private PostgreSQL $version on socket $sock"
+
+unset PGSERVICE PGPASSWORD PGPASSFILE PGOPTIONS
+export PGHOST=$sock PGUSER=medunion PGDATABASE=medunion
+export DATABASE_URL="postgres://medunion@${sock//\//%2F}/medunion"
+
+"$@"
