@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http.client import responses
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -32,6 +33,13 @@ class SessionCookie(APIKeyCookie):
     def __init__(self) -> None:
         super().__init__(csrf=True)
 
+    def _get_key(self, request: HttpRequest) -> str | None:
+        # Without a session cookie there is nothing to forge: a missing or expired bearer token
+        # must answer 401, not a CSRF failure.
+        if self.param_name not in request.COOKIES:
+            return None
+        return super()._get_key(request)
+
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
@@ -39,7 +47,52 @@ class SessionCookie(APIKeyCookie):
         return None
 
 
-api = NinjaAPI(
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "An error (RFC 9457 problem details) with a stable `code`; `errors` holds per-field messages.",
+    "type": "object",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "code": {"type": "string"},
+        "field": {"type": "string"},
+        "errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+    },
+    "required": ["type", "title", "status", "code"],
+}
+
+
+def _problem_response(status: int) -> dict[str, Any]:
+    return {"description": responses.get(status, "Error"),
+            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
+def problems(*statuses: int) -> dict[str, Any]:
+    """``openapi_extra`` documenting the problem+json answers of an operation. 400 (unreadable
+    body), 401 (authenticated operations), 404 (an identifier in the path) and 422 (operations
+    with input) are added to every operation by :class:`MedUnionAPI`."""
+    return {"responses": {s: _problem_response(s) for s in statuses}}
+
+
+class MedUnionAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix: str | None = None,
+                           path_params: dict[str, Any] | None = None) -> Any:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        for item in schema.get("paths", {}).values():
+            for op in item.values():
+                answers = op.setdefault("responses", {})
+                in_path = any(p.get("in") == "path" for p in op.get("parameters", []))
+                implied = ([400] if op.get("requestBody") else []) + ([401] if op.get("security") else []) \
+                    + ([404] if in_path else []) + ([422] if op.get("parameters") or op.get("requestBody") else [])
+                for status in implied:
+                    if status not in answers and str(status) not in answers:
+                        answers[status] = _problem_response(status)
+        return schema
+
+
+api = MedUnionAPI(
     title="MedUnion API",
     version="1",
     description="The consortium platform's JSON API. Bearer tokens from POST /api/v1/auth/token. "
@@ -102,7 +155,8 @@ def _register_routers() -> None:
     api.add_router("/auth", accounts_router)
     for module, prefix in (("medunion.network.api", "/network"), ("medunion.network.import_api", "/imports"),
                            ("medunion.patients.api", "/patients"),
-                           ("medunion.audit.api", "/audit"), ("medunion.access.api", "/access")):
+                           ("medunion.audit.api", "/audit"), ("medunion.access.api", "/access"),
+                           ("medunion.accounts.admin_api", "/accounts"), ("medunion.accounts.settings_api", "/settings")):
         try:
             mod = __import__(module, fromlist=["router"])
         except ModuleNotFoundError as exc:

@@ -15,7 +15,14 @@ from medunion.audit.models import Outcome, Verb
 from medunion.core.errors import NotFound
 
 from .actor import Actor
-from .policy import Action, relationship_to, require, visible_organisations, visible_practitioners, visible_teams
+from .policy import (
+    Action,
+    relationship_to,
+    require,
+    visible_organisations,
+    visible_practitioners,
+    visible_teams,
+)
 
 
 def parse_uuid(value: Any) -> uuid.UUID:

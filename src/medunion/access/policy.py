@@ -64,7 +64,7 @@ def visible_patients(actor: Actor) -> QuerySet[Any]:
     if actor.system:
         return Patient.objects.all()
     if actor.is_patient:
-        return Patient.objects.filter(pk=actor.patient_id)
+        return Patient.objects.filter(pk=actor.patient_id)  # type: ignore[misc]  # is_patient: set
     if not actor.is_practitioner:
         return Patient.objects.none()
     now = clock.now()
@@ -72,7 +72,8 @@ def visible_patients(actor: Actor) -> QuerySet[Any]:
     care = CareTeamMember.objects.filter(live).filter(
         Q(practitioner_id=actor.practitioner_id) | Q(team_id__in=list(actor.team_ids))
     ).values("patient_id")
-    glass = BreakGlassGrant.objects.filter(user_id=actor.user_id, expires_at__gt=now).values("patient_id")
+    glass = BreakGlassGrant.objects.filter(user_id=actor.user_id,  # type: ignore[misc]  # a clinician
+                                           expires_at__gt=now).values("patient_id")
     return Patient.objects.filter(
         Q(registered_at_id__in=list(actor.org_ids)) | Q(pk__in=care) | Q(pk__in=glass)
     )
@@ -96,7 +97,8 @@ def relationship_to(actor: Actor, patient_id: uuid.UUID) -> str | None:
         return "care_team"
     if Patient.objects.filter(pk=patient_id, registered_at_id__in=list(actor.org_ids)).exists():
         return "same_organisation"
-    if BreakGlassGrant.objects.filter(user_id=actor.user_id, patient_id=patient_id, expires_at__gt=now).exists():
+    if BreakGlassGrant.objects.filter(user_id=actor.user_id,  # type: ignore[misc]  # a clinician
+                                      patient_id=patient_id, expires_at__gt=now).exists():
         return "break_glass"
     return None
 
@@ -107,7 +109,7 @@ def visible_organisations(actor: Actor) -> QuerySet[Any]:
     if actor.system or actor.role == "secadmin":
         return Organisation.objects.all()
     if actor.role == "commission" and actor.region_code:
-        return Organisation.objects.filter(region_id__startswith=region_prefix(actor.region_code))
+        return Organisation.objects.filter(region__code__startswith=region_prefix(actor.region_code))
     consortia = _network_consortia(actor)
     if not consortia:
         return Organisation.objects.none()
@@ -121,7 +123,7 @@ def visible_consortia(actor: Actor) -> QuerySet[Any]:
     if actor.system or actor.role == "secadmin":
         return Consortium.objects.all()
     if actor.role == "commission" and actor.region_code:
-        return Consortium.objects.filter(lead__region_id__startswith=region_prefix(actor.region_code))
+        return Consortium.objects.filter(lead__region__code__startswith=region_prefix(actor.region_code))
     return Consortium.objects.filter(pk__in=list(_network_consortia(actor)))
 
 

@@ -262,7 +262,8 @@ def add_to_care_team(*, acting: Actor, patient_id: Any, role: str, practitioner_
         raise ValidationFailed(_("Unknown team."), field="team")
     with transaction.atomic():
         patient = access_patient(acting, patient_id, Action.UPDATE_PATIENT, audit=False)
-        existing = CareTeamMember.objects.filter(patient=patient, role=role, until__isnull=True,
+        # `x_id=None` is an IS NULL lookup, which the stubs do not model.
+        existing = CareTeamMember.objects.filter(patient=patient, role=role, until__isnull=True,  # type: ignore[misc]
                                                  practitioner_id=practitioner_id or None,
                                                  team_id=team_id or None).first()
         if existing:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _lazy
 
 from medunion.access.actor import Actor
 from medunion.access.policy import visible_patients
@@ -77,3 +81,131 @@ def access_log(actor: Actor, patient: Patient, limit: int = 200) -> list[Any]:
     from medunion.audit.models import AuditEvent
 
     return list(AuditEvent.objects.filter(patient_id=patient.pk).order_by("-seq")[:limit])
+
+
+def my_patients(actor: Actor, *, limit: int = 20) -> list[Patient]:
+    """The patients in this clinician's care (directly or through a team), newest first. Listing
+    their names is a read of patient data: one audit row each."""
+    if not actor.is_practitioner:
+        return []
+    now = clock.now()
+    care = CareTeamMember.objects.filter(Q(until__isnull=True) | Q(until__gt=now)).filter(
+        Q(practitioner_id=actor.practitioner_id) | Q(team_id__in=list(actor.team_ids)))
+    results = list(visible_patients(actor).filter(pk__in=care.values("patient_id"))
+                   .select_related("registered_at", "region").order_by("-created_at")[:limit])
+    record_many(actor, [Entry(action="patient.list", verb=Verb.READ, object_type="patients.patient",
+                              object_id=str(p.pk), patient_id=p.pk, detail={"list": "my_patients"})
+                        for p in results])
+    return results
+
+
+def registrations_by_region(region_prefix: str) -> list[dict[str, Any]]:
+    """Counts of registered patients per township under a region: figures, no patient data."""
+    from django.db.models import Count
+    from django.db.models.functions import Substr
+
+    rows = (Patient.objects.filter(region__code__startswith=region_prefix)
+            .annotate(township=Substr("region_id", 1, 9)).values("township").annotate(n=Count("pk"))
+            .order_by("township"))
+    return [dict(r) for r in rows]
+
+
+def consent_of(patient: Patient, consent_id: Any) -> Consent | None:
+    return Consent.objects.select_related("consortium", "organisation").filter(patient=patient, pk=consent_id).first()
+
+
+# --- the access log as the patient reads it --------------------------------------------------
+
+_WHAT = {
+    "patient.read": _lazy("viewed your record"),
+    "patient.read_by_qr": _lazy("opened your record with your check-in code"),
+    "patient.search": _lazy("found you in a search"),
+    "patient.list": _lazy("saw you in their list of patients"),
+    "patient.register": _lazy("registered you"),
+    "patient.update": _lazy("changed your details"),
+    "patient.qr.issue": _lazy("issued a new check-in code"),
+    "patient.qr.revoke": _lazy("revoked your check-in code"),
+    "patient.consent.record": _lazy("recorded a consent"),
+    "patient.consent.revoke": _lazy("recorded the withdrawal of a consent"),
+    "patient.consents.read": _lazy("viewed your consents"),
+    "patient.care_team.add": _lazy("added someone to your care team"),
+    "patient.care_team.read": _lazy("viewed your care team"),
+    "patient.break_glass": _lazy("opened emergency access to your record (break-the-glass)"),
+    "patient.access_log.read": _lazy("viewed this access log"),
+    "access.break_glass.review": _lazy("reviewed an emergency access to your record"),
+    "access.break_glass.review_list": _lazy("saw your name in the list of emergency accesses to review"),
+    "account.create": _lazy("created your account"),
+    "account.login": _lazy("signed in"),
+}
+_WHAT_BY_VERB = {
+    "create": _lazy("added to your record"),
+    "read": _lazy("viewed your record"),
+    "update": _lazy("changed your record"),
+    "delete": _lazy("removed something from your record"),
+    "search": _lazy("found you in a search"),
+    "execute": _lazy("acted on your record"),
+    "export": _lazy("exported data about you"),
+}
+_PURPOSE = {
+    "treatment": _lazy("care"),
+    "break_glass": _lazy("emergency access"),
+    "operations": _lazy("administration"),
+    "audit": _lazy("audit review"),
+}
+
+
+@dataclass
+class AccessLogEntry:
+    seq: int
+    at: dt.datetime
+    who: str
+    role: str
+    organisation: str
+    what: str
+    purpose: str
+    action: str
+    refused: bool
+    by_you: bool
+
+
+def readable_access_log(patient: Patient, *, viewer_user_id: uuid.UUID | None = None, limit: int = 50,
+                        before: int | None = None) -> list[AccessLogEntry]:
+    """Who did what with this patient's record, newest first, in words a patient reads.
+
+    Keyset paging: ``before`` is the ``seq`` of the last entry of the previous page. Two queries
+    whatever the page size: the events, then the organisations of the clinicians among them.
+    """
+    from medunion.accounts.models import Role
+    from medunion.audit.models import AuditEvent, Outcome
+    from medunion.network.models import PracticeSite
+
+    qs = AuditEvent.objects.filter(patient_id=patient.pk)
+    if before is not None:
+        qs = qs.filter(seq__lt=before)
+    events = list(qs.order_by("-seq")[:limit])
+    actor_ids = {e.actor_id for e in events if e.actor_id}
+    orgs: dict[uuid.UUID, str] = {}
+    if actor_ids:
+        sites = (PracticeSite.objects.filter(practitioner__user__id__in=actor_ids, active=True)
+                 .order_by("-primary", "created_at").values_list("practitioner__user__id", "organisation__name"))
+        for user_id, org_name in sites:
+            orgs.setdefault(user_id, org_name)
+    roles = dict(Role.choices)
+    system = str(_lazy("the platform"))
+    out = []
+    for e in events:
+        what = _WHAT.get(e.action) or _WHAT_BY_VERB.get(e.verb) or _lazy("accessed your record")
+        refused = e.outcome == Outcome.DENIED
+        out.append(AccessLogEntry(
+            seq=e.seq, at=e.at,
+            who=e.actor_display if e.actor_id else system,
+            role=str(roles.get(e.actor_role, "")) if e.actor_id else "",
+            organisation=orgs.get(e.actor_id, "") if e.actor_id else "",
+            what=(str(_lazy("tried to open your record and was refused")) if refused and e.verb == "read"
+                  else str(what)),
+            purpose=str(_PURPOSE.get(e.purpose, e.purpose)),
+            action=e.action,
+            refused=refused,
+            by_you=viewer_user_id is not None and e.actor_id == viewer_user_id,
+        ))
+    return out

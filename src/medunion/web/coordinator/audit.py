@@ -6,13 +6,9 @@ Every search and every export is itself recorded in the audit log (purpose ``aud
 from __future__ import annotations
 
 import csv
-import datetime as dt
-import json
-from collections.abc import Iterator
 from typing import Any
 
 from django import forms
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,11 +17,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from medunion.access.actor import Actor
-from medunion.access.policy import Action, can, require, visible_audit
-from medunion.accounts.models import User
+from medunion.access.policy import Action, can, require
 from medunion.audit.actions import record
 from medunion.audit.models import Outcome, Verb
+from medunion.audit.queries import Echo, csv_rows, filters_detail, search_events
 from medunion.audit.verify import verify_chain
 from medunion.core import clock
 
@@ -33,9 +28,6 @@ from .common import audit_page, guarded, paginate, query_without_page
 from .forms import DateInput
 
 export_page = guarded(lambda a: can(a, Action.EXPORT_AUDIT))
-EXPORT_COLUMNS = ["seq", "at", "actor_id", "actor_display", "actor_role", "on_behalf_of", "action", "verb",
-                  "object_type", "object_id", "patient_id", "purpose", "surface", "request_id", "outcome",
-                  "detail", "hash"]
 _SESSION_KEY = "medunion.audit_verify"
 
 
@@ -53,33 +45,6 @@ class AuditSearchForm(forms.Form):
         if start and end and end < start:
             self.add_error("date_to", gettext_lazy("The end date is before the start date."))
         return data
-
-
-def _day_start(day: dt.date) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min), timezone.get_current_timezone())
-
-
-def search_events(actor: Actor, data: dict[str, Any]) -> Any:
-    """The actor's visible audit events matching the filters, newest first."""
-    qs = visible_audit(actor)
-    who = (data.get("who") or "").strip()
-    if who:
-        qs = qs.filter(Q(actor_display__icontains=who)
-                       | Q(actor_id__in=User.objects.filter(username__iexact=who).values("pk")))
-    if data.get("patient"):
-        qs = qs.filter(patient_id=data["patient"])
-    action = (data.get("action") or "").strip()
-    if action:
-        qs = qs.filter(action__startswith=action)
-    if data.get("date_from"):
-        qs = qs.filter(at__gte=_day_start(data["date_from"]))
-    if data.get("date_to"):
-        qs = qs.filter(at__lt=_day_start(data["date_to"] + dt.timedelta(days=1)))
-    return qs.order_by("-seq")
-
-
-def _filters_detail(data: dict[str, Any]) -> dict[str, str]:
-    return {k: str(v) for k, v in data.items() if v not in (None, "")}
 
 
 def _verify_message(result: dict[str, Any]) -> str:
@@ -107,7 +72,7 @@ def audit(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data if form.is_bound else {}
         page = paginate(request, search_events(actor, data))
         record(actor, "audit.search", Verb.SEARCH, object_type="audit.auditevent", purpose="audit",
-               detail={"filters": _filters_detail(data), "page": page.number, "results": page.paginator.count})
+               detail={"filters": filters_detail(data), "page": page.number, "results": page.paginator.count})
     return render(request, "web/coordinator/audit.html", {
         "form": form, "page": page, "query": query_without_page(request.GET),
         "can_export": can(actor, Action.EXPORT_AUDIT),
@@ -116,29 +81,8 @@ def audit(request: HttpRequest) -> HttpResponse:
     }, status=200 if page is not None else 422)
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # Spreadsheets run cells starting with these as formulas (CSV injection).
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _rows(qs: Any) -> Iterator[list[str]]:
-    yield EXPORT_COLUMNS
-    tz = timezone.get_current_timezone()
-    for e in qs.iterator(chunk_size=2000):
-        values = {c: getattr(e, c) for c in EXPORT_COLUMNS}
-        values["at"] = e.at.astimezone(tz).isoformat(timespec="seconds")
-        values["detail"] = json.dumps(e.detail, ensure_ascii=False, sort_keys=True)
-        yield [_cell(values[c]) for c in EXPORT_COLUMNS]
-
-
 @export_page
-def audit_export(request: HttpRequest) -> HttpResponse:
+def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     actor = request.actor  # type: ignore[attr-defined]
     require(actor, Action.EXPORT_AUDIT)
     form = AuditSearchForm(request.GET or None)
@@ -147,9 +91,9 @@ def audit_export(request: HttpRequest) -> HttpResponse:
     data = form.cleaned_data if form.is_bound else {}
     qs = search_events(actor, data).order_by("seq")
     record(actor, "audit.export", Verb.EXPORT, object_type="audit.auditevent", purpose="audit",
-           detail={"filters": _filters_detail(data), "rows": qs.count(), "format": "csv"})
-    writer = csv.writer(_Echo())
-    response = StreamingHttpResponse((writer.writerow(row) for row in _rows(qs)), content_type="text/csv; charset=utf-8")
+           detail={"filters": filters_detail(data), "rows": qs.count(), "format": "csv"})
+    writer = csv.writer(Echo())
+    response = StreamingHttpResponse((writer.writerow(row) for row in csv_rows(qs)), content_type="text/csv; charset=utf-8")
     stamp = clock.now().astimezone(timezone.get_current_timezone()).strftime("%Y%m%d-%H%M%S")
     response["Content-Disposition"] = f'attachment; filename="medunion-audit-{stamp}.csv"'
     return response
