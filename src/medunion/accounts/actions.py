@@ -22,9 +22,57 @@ from medunion.audit.models import Outcome, Verb
 from medunion.core import clock
 from medunion.core.errors import Conflict, Duplicate, NotAuthenticated, NotFound, ValidationFailed
 
-from .models import ApiToken, Role, User
+from .models import ApiToken, PlatformSetting, Role, User
+from .settings_registry import platform_setting, spec_of
 
 ISSUER = "MedUnion"
+STAFF_ROLES = {Role.COORDINATOR, Role.SECADMIN, Role.SYSADMIN, Role.AUDITADMIN}
+
+
+def _check_links(errors: dict[str, list[str]], role: str, *, practitioner_id: uuid.UUID | None = None,
+                 patient_id: uuid.UUID | None = None, region_code: str | None = None,
+                 consortium_ids: list[uuid.UUID] | None = None, user: User | None = None) -> None:
+    """An account links to exactly the records its role needs, and they exist: a clinician to
+    their practitioner, a patient to their patient record, a health-commission viewer to a
+    region, a coordinator to the consortia they manage. ``user``: the account being changed
+    (its own links do not count as taken)."""
+    from medunion.network.models import Consortium, Practitioner, Region
+    from medunion.patients.models import Patient
+
+    others = User.objects.exclude(pk=user.pk) if user is not None else User.objects.all()
+    if role == Role.PRACTITIONER:
+        if not practitioner_id:
+            errors["practitioner"] = [str(_("A clinician account must be linked to a practitioner."))]
+        elif not Practitioner.objects.filter(pk=practitioner_id).exists():
+            errors["practitioner"] = [str(_("Unknown practitioner."))]
+        elif others.filter(practitioner_id=practitioner_id).exists():
+            errors["practitioner"] = [str(_("This practitioner has an account already."))]
+    elif practitioner_id:
+        errors["practitioner"] = [str(_("Only clinician accounts are linked to a practitioner."))]
+    if role == Role.PATIENT:
+        if not patient_id:
+            errors["patient"] = [str(_("A patient account must be linked to a patient."))]
+        elif not Patient.objects.filter(pk=patient_id).exists():
+            errors["patient"] = [str(_("Unknown patient."))]
+        elif others.filter(patient_id=patient_id).exists():
+            errors["patient"] = [str(_("This patient has an account already."))]
+    elif patient_id:
+        errors["patient"] = [str(_("Only patient accounts are linked to a patient."))]
+    if role == Role.COMMISSION:
+        if not region_code:
+            errors["region"] = [str(_("A health-commission account needs its region."))]
+        elif not Region.objects.filter(pk=region_code).exists():
+            errors["region"] = [str(_("Unknown region code."))]
+    elif region_code:
+        errors["region"] = [str(_("Only health-commission accounts have a region."))]
+    wanted = set(consortium_ids or [])
+    if role == Role.COORDINATOR:
+        if not wanted:
+            errors["consortia"] = [str(_("A coordinator account needs the consortia it manages."))]
+        elif Consortium.objects.filter(pk__in=wanted).count() != len(wanted):
+            errors["consortia"] = [str(_("Unknown consortium."))]
+    elif wanted:
+        errors["consortia"] = [str(_("Only coordinator accounts manage consortia."))]
 
 
 def create_account(*, acting: Actor, username: str, password: str, role: str, display_name: str = "",
@@ -37,12 +85,8 @@ def create_account(*, acting: Actor, username: str, password: str, role: str, di
         errors["username"] = [str(_("Choose a user name."))]
     if role not in Role.values:
         errors["role"] = [str(_("Unknown role."))]
-    if role == Role.PRACTITIONER and not practitioner_id:
-        errors["practitioner"] = [str(_("A clinician account must be linked to a practitioner."))]
-    if role == Role.PATIENT and not patient_id:
-        errors["patient"] = [str(_("A patient account must be linked to a patient."))]
-    if role == Role.COMMISSION and not region_code:
-        errors["region"] = [str(_("A health-commission account needs its region."))]
+    _check_links(errors, role, practitioner_id=practitioner_id, patient_id=patient_id, region_code=region_code,
+                 consortium_ids=consortium_ids)
     try:
         validate_password(password, User(username=username, display_name=display_name))
     except ValidationError as exc:
@@ -53,7 +97,7 @@ def create_account(*, acting: Actor, username: str, password: str, role: str, di
         with transaction.atomic():
             user = User(username=username, role=role, display_name=display_name or username,
                         practitioner_id=practitioner_id, patient_id=patient_id, region_id=region_code,
-                        is_staff=role in (Role.COORDINATOR, Role.SECADMIN, Role.SYSADMIN, Role.AUDITADMIN))
+                        is_staff=role in STAFF_ROLES)
             user.set_password(password)
             user.save()
             if role == Role.COORDINATOR:
@@ -69,6 +113,8 @@ def create_account(*, acting: Actor, username: str, password: str, role: str, di
 
 def set_active(*, acting: Actor, user_id: uuid.UUID, active: bool) -> User:
     require(acting, Action.MANAGE_ACCOUNTS)
+    if not active and user_id == acting.user_id:
+        raise Conflict(_("You cannot deactivate your own account."))
     with transaction.atomic():
         user = User.objects.select_for_update().filter(pk=user_id).first()
         if user is None:
@@ -149,7 +195,7 @@ def issue_token(request: HttpRequest | None, *, username: str, password: str, ot
     with transaction.atomic():
         token = ApiToken.objects.create(
             user=user, digest=ApiToken.digest_of(raw), prefix=raw[3:9], label=label[:100],
-            expires_at=clock.now() + dt.timedelta(hours=settings.MEDUNION_API_TOKEN_HOURS))
+            expires_at=clock.now() + dt.timedelta(hours=platform_setting("api_token_hours")))
         record(actor_for(user, "api"), "account.token.issue", Verb.LOGIN, obj=token)
     return raw, token
 
@@ -167,11 +213,13 @@ def user_for_token(raw: str) -> User | None:
 
 
 def revoke_token(*, acting: Actor, raw: str | None = None, token_id: Any = None) -> None:
-    qs = ApiToken.objects.filter(user_id=acting.user_id, revoked_at__isnull=True)
+    qs = ApiToken.objects.filter(user_id=acting.user_id, revoked_at__isnull=True)  # type: ignore[misc]
     if raw:
         qs = qs.filter(digest=ApiToken.digest_of(raw))
     elif token_id:
         qs = qs.filter(pk=token_id)
+        if ApiToken.objects.filter(pk=token_id).values_list("user_id", flat=True).first() != acting.user_id:
+            raise NotFound()  # another account's token answers like one that does not exist
     else:
         raise ValidationFailed(_("Name the token to revoke."))
     with transaction.atomic():
@@ -183,3 +231,127 @@ def revoke_token(*, acting: Actor, raw: str | None = None, token_id: Any = None)
 
 def record_login(user: User, surface: str, outcome: str = Outcome.SUCCESS) -> None:
     record(actor_for(user, surface), "account.login", Verb.LOGIN, obj=user, outcome=outcome)
+
+
+# --- the security administrator's work on accounts ------------------------------------------
+
+def _account(user_id: Any, *, for_update: bool = False) -> User:
+    qs = User.objects.select_for_update() if for_update else User.objects.all()
+    user = qs.filter(pk=user_id).first()
+    if user is None:
+        raise NotFound()
+    return user
+
+
+def change_role(*, acting: Actor, user_id: uuid.UUID, role: str, consortium_ids: list[uuid.UUID] | None = None,
+                region_code: str | None = None, practitioner_id: uuid.UUID | None = None) -> User:
+    """Give an account another role (and, for a coordinator, the consortia it manages — the
+    whole set). Actors are built per request, so the change applies on the account's next
+    request, with the tokens it already holds."""
+    require(acting, Action.MANAGE_ACCOUNTS)
+    if user_id == acting.user_id:
+        raise Conflict(_("You cannot change your own role; ask another security administrator."))
+    from medunion.network.models import CoordinatorAssignment
+
+    with transaction.atomic():
+        user = _account(user_id, for_update=True)
+        errors: dict[str, list[str]] = {}
+        if role not in Role.values:
+            errors["role"] = [str(_("Unknown role."))]
+        elif Role.PATIENT in (role, user.role) and role != user.role:
+            errors["role"] = [str(_("Patient accounts keep their role; create a separate account instead."))]
+        _check_links(errors, role, user=user, consortium_ids=consortium_ids,
+                     region_code=region_code or (user.region_id if role == Role.COMMISSION else None),
+                     practitioner_id=practitioner_id or (user.practitioner_id if role == Role.PRACTITIONER else None),
+                     patient_id=user.patient_id if role == Role.PATIENT else None)
+        if errors:
+            raise ValidationFailed(errors=errors)
+        before = {"role": user.role, "consortia": sorted(str(c) for c in CoordinatorAssignment.objects.filter(
+            user=user).values_list("consortium_id", flat=True)), "region": user.region_id}
+        user.role = role
+        user.is_staff = role in STAFF_ROLES
+        user.region_id = (region_code or user.region_id) if role == Role.COMMISSION else None
+        if practitioner_id:
+            user.practitioner_id = practitioner_id
+        user.save(update_fields=["role", "is_staff", "region", "practitioner"])
+        CoordinatorAssignment.objects.filter(user=user).delete()
+        wanted = sorted(set(consortium_ids or [])) if role == Role.COORDINATOR else []
+        CoordinatorAssignment.objects.bulk_create([CoordinatorAssignment(user=user, consortium_id=c) for c in wanted])
+        after = {"role": role, "consortia": [str(c) for c in wanted], "region": user.region_id}
+        record(acting, "account.role.change", Verb.UPDATE, obj=user, detail={"from": before, "to": after})
+    return user
+
+
+def unlock_account(*, acting: Actor, user_id: uuid.UUID) -> int:
+    """Lift a sign-in lockout (django-axes) before its cool-off ends; returns the failed-attempt
+    records cleared (0 when the account was not locked)."""
+    require(acting, Action.MANAGE_ACCOUNTS)
+    from axes.utils import reset
+
+    user = _account(user_id)
+    with transaction.atomic():
+        cleared = reset(username=user.username)
+        record(acting, "account.unlock", Verb.UPDATE, obj=user, detail={"attempts_cleared": cleared})
+    return cleared
+
+
+# --- platform settings (system administrator) -----------------------------------------------
+
+def set_platform_setting(*, acting: Actor, key: str, value: Any) -> Any:
+    require(acting, Action.MANAGE_SETTINGS)
+    spec = spec_of(key)
+    parsed = spec.parse(value)
+    with transaction.atomic():
+        row = PlatformSetting.objects.select_for_update().filter(key=key).first()
+        before = row.value if row is not None else None
+        PlatformSetting.objects.update_or_create(key=key, defaults={"value": spec.to_text(parsed),
+                                                                     "updated_at": clock.now()})
+        record(acting, "settings.update", Verb.UPDATE, object_type="accounts.platformsetting", object_id=key,
+               detail={"from": before, "to": spec.to_text(parsed)})
+    return parsed
+
+
+def reset_platform_setting(*, acting: Actor, key: str) -> None:
+    """Forget the stored value: the setting falls back to its default (the environment's)."""
+    require(acting, Action.MANAGE_SETTINGS)
+    spec_of(key)
+    with transaction.atomic():
+        row = PlatformSetting.objects.select_for_update().filter(key=key).first()
+        if row is None:
+            return
+        row.delete()
+        record(acting, "settings.reset", Verb.DELETE, object_type="accounts.platformsetting", object_id=key,
+               detail={"from": row.value})
+
+
+# --- the back office's other edits of accounts (security administrator) ----------------------
+
+def rename_account(*, acting: Actor, user_id: uuid.UUID, display_name: str) -> User:
+    """Change the name an account is shown by."""
+    require(acting, Action.MANAGE_ACCOUNTS)
+    name = (display_name or "").strip()
+    if not name or len(name) > 100:
+        raise ValidationFailed(_("Enter a display name of at most 100 characters."), field="display_name")
+    with transaction.atomic():
+        user = _account(user_id, for_update=True)
+        if user.display_name != name:
+            before, user.display_name = user.display_name, name
+            user.save(update_fields=["display_name"])
+            record(acting, "account.update", Verb.UPDATE, obj=user,
+                   detail={"changed": {"display_name": {"from": before, "to": name}}})
+    return user
+
+
+def revoke_account_token(*, acting: Actor, token_id: Any) -> ApiToken:
+    """The security administrator revokes any account's API token (a lost phone, a leaked key)."""
+    require(acting, Action.MANAGE_ACCOUNTS)
+    with transaction.atomic():
+        token = ApiToken.objects.select_for_update().filter(pk=token_id).first()
+        if token is None:
+            raise NotFound()
+        if token.revoked_at is not None:
+            raise Conflict(_("This token is revoked already."))
+        token.revoked_at = clock.now()
+        token.save(update_fields=["revoked_at"])
+        record(acting, "account.token.revoke", Verb.UPDATE, obj=token, detail={"account": str(token.user_id)})
+    return token

@@ -6,9 +6,9 @@ import datetime as dt
 import uuid
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
-from medunion.api import api_actor
+from medunion.api import api_actor, problems
 
 from . import actions
 
@@ -38,11 +38,14 @@ class MeOut(Schema):
     mfa_enabled: bool
 
 
-@router.post("/token", auth=None, response={201: TokenOut}, summary="Exchange credentials for a bearer token")
+@router.post("/token", auth=None, response={201: TokenOut}, summary="Exchange credentials for a bearer token",
+             description="401 for a wrong user name, password or second-factor code; 429 once the account is "
+                         "locked after repeated failures.",
+             openapi_extra=problems(401, 429))
 def create_token(request: HttpRequest, payload: TokenIn):
     raw, token = actions.issue_token(request, username=payload.username, password=payload.password,
                                      otp=payload.otp, label=payload.label)
-    return 201, {"access_token": raw, "expires_at": token.expires_at}
+    return Status(201, {"access_token": raw, "expires_at": token.expires_at})
 
 
 @router.delete("/token", response={204: None}, summary="Revoke the bearer token of this request")
@@ -50,7 +53,7 @@ def revoke_token(request: HttpRequest):
     header = request.headers.get("Authorization", "")
     raw = header.split(" ", 1)[1].strip() if header.lower().startswith("bearer ") else ""
     actions.revoke_token(acting=api_actor(request), raw=raw or None)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/me", response=MeOut, summary="Who am I")

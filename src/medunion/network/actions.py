@@ -12,7 +12,14 @@ from django.utils.translation import gettext_lazy as _
 
 from medunion.access.actor import Actor
 from medunion.access.loaders import parse_uuid
-from medunion.access.policy import Action, require, visible_consortia, visible_organisations, visible_practitioners
+from medunion.access.policy import (
+    Action,
+    require,
+    visible_consortia,
+    visible_organisations,
+    visible_practitioners,
+    visible_teams,
+)
 from medunion.audit.actions import record
 from medunion.audit.models import Verb
 from medunion.core.errors import Conflict, Duplicate, NotFound, ValidationFailed
@@ -81,7 +88,7 @@ def create_organisation(*, acting: Actor, consortium_id: Any, code: str, name: s
         parent = visible_organisations(acting).filter(pk=parse_uuid(parent_id)).first()
         if parent is None:
             errors["parent"] = [str(_("Unknown parent organisation."))]
-    if errors:
+    if errors or region is None:
         raise ValidationFailed(errors=errors)
     try:
         with transaction.atomic():
@@ -154,6 +161,10 @@ def create_practitioner(*, acting: Actor, name: str, title: str, licence_number:
         errors["specialties"] = [str(_("Unknown specialty: %(codes)s") % {"codes": ", ".join(bad)})]
     if not 0 <= years_independent <= 70:
         errors["years_independent"] = [str(_("Enter the years of independent practice (0–70)."))]
+    if gender not in ("", "male", "female"):
+        errors["gender"] = [str(_("Unknown sex."))]
+    if department_id and not Department.objects.filter(pk=parse_uuid(department_id), organisation=org).exists():
+        errors["department"] = [str(_("Unknown department at this organisation."))]
     if errors:
         raise ValidationFailed(errors=errors)
     try:
@@ -210,7 +221,7 @@ def set_team_member(*, acting: Actor, team_id: Any, practitioner_id: Any, role: 
     team = Team.objects.filter(pk=parse_uuid(team_id)).first()
     if team is None:
         raise NotFound()
-    require(acting, Action.MANAGE_NETWORK, team, visible=team.consortium_id in acting.coordinated_ids)
+    require(acting, Action.MANAGE_NETWORK, team, visible=visible_teams(acting).filter(pk=team.pk).exists())
     p = _practitioner(acting, practitioner_id)
     if role not in TeamRole.values:
         raise ValidationFailed(_("Unknown team role."), field="role")
@@ -229,7 +240,7 @@ def remove_team_member(*, acting: Actor, team_id: Any, practitioner_id: Any) -> 
     team = Team.objects.filter(pk=parse_uuid(team_id)).first()
     if team is None:
         raise NotFound()
-    require(acting, Action.MANAGE_NETWORK, team, visible=team.consortium_id in acting.coordinated_ids)
+    require(acting, Action.MANAGE_NETWORK, team, visible=visible_teams(acting).filter(pk=team.pk).exists())
     with transaction.atomic():
         n, _unused = TeamMember.objects.filter(team=team, practitioner_id=parse_uuid(practitioner_id)).delete()
         if not n:
@@ -289,10 +300,13 @@ def record_licence(*, acting: Actor, practitioner_id: Any, number: str, valid_fr
     p = _practitioner(acting, practitioner_id)
     if not LICENCE_RE.match(number or ""):
         raise ValidationFailed(_("A licence number has 8 to 20 letters and digits."), field="number")
+    start = _date(valid_from, "valid_from")
+    until = _date(valid_until, "valid_until") if valid_until else None
+    if until and until < start:
+        raise ValidationFailed(_("The end date is before the start date."), field="valid_until")
     with transaction.atomic():
-        lic = Licence.objects.create(practitioner=p, number=number, scope=scope,
-                                     valid_from=_date(valid_from, "valid_from"),
-                                     valid_until=_date(valid_until, "valid_until") if valid_until else None)
+        lic = Licence.objects.create(practitioner=p, number=number, scope=scope[:100], valid_from=start,
+                                     valid_until=until)
         record(acting, "network.licence.record", Verb.CREATE, obj=lic)
     return lic
 
@@ -308,3 +322,187 @@ def revoke_licence(*, acting: Actor, licence_id: Any, on: Any) -> Licence:
         record(acting, "network.licence.revoke", Verb.UPDATE, obj=lic)
     return lic
 
+
+
+# --- edits the back office offers (organisation, practitioner, team) ---------------------------
+# ``changes`` names only the fields to change; the audit row lists the fields that did change.
+
+def _plain(value: Any) -> Any:
+    return value if value is None or isinstance(value, (bool, int, str)) else str(value)
+
+
+def _text(errors: dict[str, list[str]], changes: dict[str, Any], key: str, max_length: int, *,
+          required: bool = False) -> str:
+    value = str(changes[key] or "").strip()
+    if required and not value:
+        errors[key] = [str(_("This field is required."))]
+    elif len(value) > max_length:
+        errors[key] = [str(_("At most %(n)d characters.") % {"n": max_length})]
+    return value
+
+
+def _only(changes: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    unknown = sorted(set(changes) - set(allowed))
+    if unknown:
+        raise ValidationFailed(_("These fields cannot be changed here: %(fields)s") % {"fields": ", ".join(unknown)})
+
+
+def _apply(acting: Actor, obj: Any, values: dict[str, Any], action: str, also: dict[str, Any] | None = None) -> Any:
+    """Write the values that differ and record them in one row (``also``: other changes made in
+    the same transaction); nothing changed, nothing written."""
+    changed = {k: v for k, v in values.items() if getattr(obj, k) != v}
+    if changed:
+        for key, value in changed.items():
+            setattr(obj, key, value)
+        obj.save(update_fields=list(changed))
+    detail = {k.removesuffix("_id"): _plain(v) for k, v in changed.items()} | (also or {})
+    if detail:
+        record(acting, action, Verb.UPDATE, obj=obj, detail={"changed": detail})
+    return obj
+
+
+ORGANISATION_CHANGES = ("name", "name_en", "tier", "region", "parent", "address", "phone", "active")
+
+
+def update_organisation(*, acting: Actor, organisation_id: Any, changes: dict[str, Any]) -> Organisation:
+    """Rename, re-tier, move, re-parent or (de)activate an organisation; its code stays. ``region``
+    is a division code, ``parent`` an organisation id or empty. A deactivated organisation's
+    practitioners no longer practise there (their actors drop it on the next request)."""
+    org = _organisation(acting, organisation_id)
+    _only(changes, ORGANISATION_CHANGES)
+    errors: dict[str, list[str]] = {}
+    values: dict[str, Any] = {}
+    for key, length in (("name", 200), ("name_en", 200), ("address", 300), ("phone", 32)):
+        if key in changes:
+            values[key] = _text(errors, changes, key, length, required=key == "name")
+    if "tier" in changes:
+        if changes["tier"] not in Tier.values:
+            errors["tier"] = [str(_("Unknown tier."))]
+        values["tier"] = changes["tier"]
+    if "region" in changes:
+        region = Region.objects.filter(pk=str(changes["region"] or "")).first()
+        if region is None:
+            errors["region"] = [str(_("Unknown region code."))]
+        else:
+            values["region_id"] = region.pk
+    if "parent" in changes:
+        values["parent_id"] = _parent(errors, acting, org, changes["parent"])
+    if "active" in changes:
+        values["active"] = bool(changes["active"])
+    if errors:
+        raise ValidationFailed(errors=errors)
+    with transaction.atomic():
+        org = Organisation.objects.select_for_update().get(pk=org.pk)
+        return _apply(acting, org, values, "network.organisation.update")
+
+
+def _parent(errors: dict[str, list[str]], acting: Actor, org: Organisation, parent_id: Any) -> Any:
+    if parent_id in (None, ""):
+        return None
+    parent = None
+    try:
+        parent = visible_organisations(acting).filter(pk=parse_uuid(getattr(parent_id, "pk", parent_id))).first()
+    except NotFound:
+        pass
+    if parent is None:
+        errors["parent"] = [str(_("Unknown parent organisation."))]
+        return None
+    ancestor, seen = parent, set()
+    while ancestor is not None and ancestor.pk not in seen:
+        if ancestor.pk == org.pk:
+            errors["parent"] = [str(_("An organisation cannot sit under itself or one of its own units."))]
+            return None
+        seen.add(ancestor.pk)
+        ancestor = ancestor.parent
+    return parent.pk
+
+
+PRACTITIONER_CHANGES = ("name", "gender", "title", "years_independent", "phone", "active", "specialties")
+
+
+def update_practitioner(*, acting: Actor, practitioner_id: Any, changes: dict[str, Any]) -> Practitioner:
+    """Correct a practitioner's details, replace their specialties, or (de)activate them; the
+    licence number is their identity and stays. Their account is the security administrator's."""
+    p = _practitioner(acting, practitioner_id)
+    _only(changes, PRACTITIONER_CHANGES)
+    errors: dict[str, list[str]] = {}
+    values: dict[str, Any] = {}
+    for key, length in (("name", 100), ("phone", 32)):
+        if key in changes:
+            values[key] = _text(errors, changes, key, length, required=key == "name")
+    if "gender" in changes:
+        if changes["gender"] not in ("", "male", "female"):
+            errors["gender"] = [str(_("Unknown sex."))]
+        values["gender"] = changes["gender"]
+    if "title" in changes:
+        if changes["title"] not in Title.values:
+            errors["title"] = [str(_("Unknown professional title."))]
+        values["title"] = changes["title"]
+    if "years_independent" in changes:
+        years = changes["years_independent"]
+        if isinstance(years, bool) or not isinstance(years, int) or not 0 <= years <= 70:
+            errors["years_independent"] = [str(_("Enter the years of independent practice (0–70)."))]
+        values["years_independent"] = years
+    if "active" in changes:
+        values["active"] = bool(changes["active"])
+    wanted: list[str] | None = None
+    if "specialties" in changes:
+        wanted = list(dict.fromkeys(changes["specialties"] or []))
+        bad = [s for s in wanted if s not in Specialty.values]
+        if bad:
+            errors["specialties"] = [str(_("Unknown specialty: %(codes)s") % {"codes": ", ".join(bad)})]
+    if errors:
+        raise ValidationFailed(errors=errors)
+    with transaction.atomic():
+        p = Practitioner.objects.select_for_update().get(pk=p.pk)
+        also: dict[str, Any] = {}
+        if wanted is not None:
+            had = set(p.specialties.values_list("specialty", flat=True))
+            if had != set(wanted):
+                p.specialties.exclude(specialty__in=wanted).delete()
+                PractitionerSpecialty.objects.bulk_create(
+                    [PractitionerSpecialty(practitioner=p, specialty=s) for s in wanted if s not in had])
+                also["specialties"] = sorted(wanted)
+        return _apply(acting, p, values, "network.practitioner.update", also)
+
+
+TEAM_CHANGES = ("name", "kind", "specialty", "organisation", "active")
+
+
+def update_team(*, acting: Actor, team_id: Any, changes: dict[str, Any]) -> Team:
+    """Rename a team, change its kind, specialty or home organisation, or (de)activate it."""
+    team = visible_teams(acting).filter(pk=parse_uuid(team_id)).first()
+    if team is None:
+        raise NotFound()
+    require(acting, Action.MANAGE_NETWORK, team)
+    _only(changes, TEAM_CHANGES)
+    errors: dict[str, list[str]] = {}
+    values: dict[str, Any] = {}
+    if "name" in changes:
+        values["name"] = _text(errors, changes, "name", 200, required=True)
+    if "kind" in changes:
+        if changes["kind"] not in TeamKind.values:
+            errors["kind"] = [str(_("Unknown team kind."))]
+        values["kind"] = changes["kind"]
+    if "specialty" in changes:
+        if changes["specialty"] and changes["specialty"] not in Specialty.values:
+            errors["specialty"] = [str(_("Unknown specialty."))]
+        values["specialty"] = changes["specialty"] or ""
+    if "organisation" in changes:
+        org_id = getattr(changes["organisation"], "pk", changes["organisation"])
+        org = None
+        if org_id:
+            try:
+                org = visible_organisations(acting).filter(pk=parse_uuid(org_id)).first()
+            except NotFound:
+                org = None
+            if org is None:
+                errors["organisation"] = [str(_("Unknown organisation."))]
+        values["organisation_id"] = org.pk if org is not None else None
+    if "active" in changes:
+        values["active"] = bool(changes["active"])
+    if errors:
+        raise ValidationFailed(errors=errors)
+    with transaction.atomic():
+        team = Team.objects.select_for_update().get(pk=team.pk)
+        return _apply(acting, team, values, "network.team.update")
