@@ -141,6 +141,9 @@ class PractitionerSpecialty(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["practitioner", "specialty"], name="pract_specialty_unique")]
 
+    def __str__(self) -> str:
+        return self.specialty
+
 
 class PracticeSite(Entity):
     """Where a practitioner practises (多点执业: one practitioner, several organisations)."""
@@ -238,3 +241,43 @@ class CoordinatorAssignment(Entity):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "consortium"], name="coordinator_unique")]
+
+
+class ImportStatus(models.TextChoices):
+    QUEUED = "queued", _("queued")
+    RUNNING = "running", _("running")
+    DONE = "done", _("done")
+    FAILED = "failed", _("failed")
+
+
+class ImportJob(Entity):
+    """One bulk import of practitioners (medunion.network.importer). The uploaded file is kept
+    in ``content`` only until the job has run; ``report`` holds the result of every row."""
+
+    consortium = models.ForeignKey(Consortium, on_delete=models.CASCADE, related_name="import_jobs",
+                                   verbose_name=_("consortium"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+", verbose_name=_("started by"))
+    created_by_display = models.CharField(_("started by"), max_length=200, blank=True)
+    surface = models.CharField(_("started from"), max_length=16, blank=True)
+    filename = models.CharField(_("file name"), max_length=255)
+    status = models.CharField(_("status"), max_length=16, choices=ImportStatus.choices,
+                              default=ImportStatus.QUEUED, db_index=True)
+    total = models.PositiveIntegerField(_("rows"), default=0)
+    processed = models.PositiveIntegerField(_("rows checked"), default=0)
+    report = models.JSONField(_("report"), default=list, blank=True)
+    summary = models.JSONField(_("summary"), default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    content = models.BinaryField(null=True, blank=True, editable=False)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("last progress"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["consortium", "created_at"])]
+        verbose_name = _("import job")
+        verbose_name_plural = _("import jobs")
+
+    def __str__(self) -> str:
+        return self.filename

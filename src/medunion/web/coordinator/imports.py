@@ -14,11 +14,12 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy
 
 from medunion.core.errors import DomainError
+from medunion.network import importer
 
 from .common import ConsortiumChoices, apply_error, consortium_choices, coordinator_page
 
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 EXTENSIONS = (".csv", ".xlsx")
+RECENT_JOBS = 10
 FINISHED = {"done", "failed"}
 STATUS_LABELS = {
     "queued": gettext_lazy("queued"),
@@ -46,7 +47,7 @@ class ImportForm(forms.Form):
         f = self.cleaned_data["file"]
         if not f.name.lower().endswith(EXTENSIONS):
             raise forms.ValidationError(gettext_lazy("Upload a .csv or .xlsx file."))
-        if f.size > MAX_UPLOAD_BYTES:
+        if f.size > importer.MAX_UPLOAD_BYTES:
             raise forms.ValidationError(gettext_lazy("The file is larger than 10 MB; split it into parts."))
         if not f.size:
             raise forms.ValidationError(gettext_lazy("The file is empty."))
@@ -61,11 +62,9 @@ def import_upload(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = ImportForm(choices, request.POST, request.FILES)
         if form.is_valid():
-            from medunion.network.importer import start_import
-
             upload = form.cleaned_data["file"]
             try:
-                job = start_import(acting=actor, consortium_id=form.cleaned_data["consortium"],
+                job = importer.start_import(acting=actor, consortium_id=form.cleaned_data["consortium"],
                                    filename=upload.name, content=upload.read())
             except DomainError as exc:
                 if exc.status == 404:
@@ -76,32 +75,39 @@ def import_upload(request: HttpRequest) -> HttpResponse:
         status = 422
     else:
         form = ImportForm(choices)
-    return render(request, "web/coordinator/import.html", {"form": form, "nav": "import"}, status=status)
+    recent = importer.import_jobs(actor).order_by("-created_at")[:RECENT_JOBS]
+    return render(request, "web/coordinator/import.html", {"form": form, "nav": "import", "recent": recent,
+                                                            "import_columns": importer.format_columns()},
+                  status=status)
 
 
-def _job_context(job: Any) -> dict[str, Any]:
-    report = job.report or []
+def _job_context(job: Any, show_all: bool = False) -> dict[str, Any]:
     total = job.total or 0
-    percent = int(job.processed * 100 / total) if total else 0
-    counts = Counter(r.get("status", "") for r in report)
+    finished = job.status in FINISHED
+    rows = importer.report_rows(job) if finished else []
+    counts = Counter(r.get("status", "") for r in rows)
     summary = job.summary or {}
     tallies = [{"key": s, "label": STATUS_LABELS[s], "n": summary.get(s, counts.get(s, 0))} for s in ROW_STATUSES]
-    rows = [{**r, "status_label": STATUS_LABELS.get(r.get("status", ""), r.get("status", ""))} for r in report]
-    return {"job": job, "finished": job.status in FINISHED, "percent": min(max(percent, 0), 100),
-            "status_label": STATUS_LABELS.get(job.status, job.status), "tallies": tallies, "rows": rows,
+    for r in rows:
+        r["status_label"] = STATUS_LABELS.get(r.get("status", ""), r.get("status", ""))
+    # Errors (and changes) are what a coordinator acts on; the full list is one click away.
+    shown = rows if show_all else [r for r in rows if r.get("status") in ("error", "updated")]
+    percent = int(job.processed * 100 / total) if total else 0
+    return {"job": job, "finished": finished, "percent": min(max(percent, 0), 100),
+            "status_label": STATUS_LABELS.get(job.status, job.status), "tallies": tallies, "rows": shown,
+            "row_count": len(rows), "show_all": show_all, "error_text": importer.job_error(job),
             "errors_only": [r for r in rows if r.get("status") == "error"]}
 
 
 def _job(request: HttpRequest, job_id: Any) -> Any:
-    from medunion.network.importer import access_import_job
-
-    return access_import_job(request.actor, job_id)  # type: ignore[attr-defined]
+    return importer.access_import_job(request.actor, job_id)  # type: ignore[attr-defined]
 
 
 @coordinator_page
 def import_job(request: HttpRequest, job_id: Any) -> HttpResponse:
     job = _job(request, job_id)
-    return render(request, "web/coordinator/import_job.html", {**_job_context(job), "nav": "import"})
+    context = _job_context(job, show_all=request.GET.get("rows") == "all")
+    return render(request, "web/coordinator/import_job.html", {**context, "nav": "import"})
 
 
 @coordinator_page
