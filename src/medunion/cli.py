@@ -34,10 +34,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not args.no_migrate:
         call_command("migrate", interactive=False, verbosity=0)
     if args.demo_if_empty:
-        from medunion.demo.build import build_demo, database_is_empty
+        from medunion.demo.build import build_demo, database_is_empty, print_logins
 
         if database_is_empty():
             build_demo(progress=True)
+        print_logins()
     call_command("collectstatic", interactive=False, verbosity=0)
     argv = ["gunicorn", "medunion.wsgi:application", "--bind", args.bind, "--workers", str(args.workers),
             "--threads", str(args.threads), "--access-logfile", "-", "--timeout", "60"]
@@ -55,8 +56,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from medunion.demo.build import build_demo, database_is_empty, print_logins
 
     call_command("migrate", interactive=False, verbosity=0)
-    if not database_is_empty() and not args.force:
-        print("the database holds data already; the demo is built only into an empty database")
+    if not database_is_empty():
+        print("the database holds data already; the demo is built only into an empty database "
+              "(for a fresh demo, point MEDUNION_SQLITE_PATH or DATABASE_URL at a new database)")
         print_logins()
         return 0
     build_demo(progress=not args.quiet, seed=args.seed)
@@ -152,7 +154,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("demo", help="build the demo consortium")
-    p.add_argument("--force", action="store_true", help="build even if the database holds data")
     p.add_argument("--seed", type=int, default=810)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)

@@ -1,0 +1,30 @@
+"""One demo build per test module, inside a transaction rolled back when the module ends; each
+test runs in its own savepoint on top of it (the ``db`` fixture), so tests cannot disturb each
+other and nothing leaks into other modules."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import transaction
+from django.test.utils import override_settings
+
+from medunion.demo.build import DemoReport, build_demo
+
+SEED = 810
+# MD5 keeps the tests fast; PBKDF2 is listed so the demo's quick account hashes can be verified
+# (and upgraded at the first login) as they are in production.
+HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", "django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+
+
+@pytest.fixture(scope="module")
+def demo(django_db_setup, django_db_blocker) -> DemoReport:
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            with override_settings(PASSWORD_HASHERS=HASHERS):
+                report = build_demo(seed=SEED)
+            yield report
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
