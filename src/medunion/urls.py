@@ -1,14 +1,14 @@
-from django.contrib import admin
 from django.urls import include, path
 
 from medunion.api import api
 from medunion.core.views import healthz
+from medunion.web.admin_site import site as admin_site
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/v1/", api.urls),
     path("fhir/", include("medunion.fhir.urls")),
-    path("admin/", admin.site.urls),
+    path("admin/", admin_site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("medunion.web.urls")),
 ]
