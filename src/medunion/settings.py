@@ -166,6 +166,11 @@ AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "medunion.accounts.lockout.locked_out"
 AXES_VERBOSE = False
+# Locking per user name (not per user name and address) is deliberate: a guesser rotating
+# addresses must not get unlimited tries at one clinician's password. The cost, that anyone can
+# lock an account for the cool-off time, is what axes.W006 warns about; the security
+# administrator can unlock early.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 
 # --- i18n and time --------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
@@ -177,6 +182,7 @@ TIME_ZONE = "Asia/Shanghai"
 
 STATIC_URL = "/static/"
 STATIC_ROOT = MEDUNION_DATA_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise looks here before the first collectstatic
 
 # --- logging: never secrets or identity numbers ---------------------------------------------
 LOGGING = {

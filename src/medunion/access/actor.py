@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
     from medunion.accounts.models import User
 
 
@@ -54,7 +56,7 @@ def system_actor(name: str, *, on_behalf_of: str = "") -> Actor:
                  surface="cli", purpose="operations", on_behalf_of=on_behalf_of, system=True)
 
 
-def actor_for(user: User | None, surface: str = "page") -> Actor:
+def actor_for(user: User | AnonymousUser | None, surface: str = "page") -> Actor:
     if user is None or not user.is_authenticated or not user.is_active:
         return ANONYMOUS
     from medunion.network.models import CoordinatorAssignment, PracticeSite, TeamMember

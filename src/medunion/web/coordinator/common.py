@@ -1,41 +1,19 @@
-"""What every coordinator page shares: who may open it, form errors from domain errors, paging."""
+"""What the coordinator pages share: who may open them and the consortia they manage.
+
+The generic helpers (guarded, apply_error, paginate, query_without_page) live in web.common."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
-from django.conf import settings
-from django.contrib.auth.decorators import login_required
-from django.core.paginator import Page, Paginator
-from django.forms import Form
-from django.http import HttpRequest, HttpResponse, QueryDict
-
-from medunion.access.actor import Actor, actor_for
+from medunion.access.actor import Actor
 from medunion.access.policy import Action, can, visible_consortia
-from medunion.core.errors import DomainError, NotFound, ValidationFailed
+from medunion.web.common import apply_error, guarded, paginate, query_without_page
 
-View = Callable[..., HttpResponse]
+__all__ = ["apply_error", "audit_page", "consortium_choices", "coordinator_page", "guarded", "is_network_manager",
+           "my_consortia", "paginate", "query_without_page", "review_page"]
+
 ConsortiumChoices = list[tuple[str, str]]
-
-
-def guarded(allowed: Callable[[Actor], bool]) -> Callable[[View], View]:
-    """Sign-in required; anyone the page is not for gets 404, exactly like a missing page."""
-
-    def decorate(view: View) -> View:
-        @login_required
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            actor = actor_for(request.user, "page")
-            if not allowed(actor):
-                raise NotFound()
-            request.actor = actor  # type: ignore[attr-defined]
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorate
 
 
 def is_network_manager(actor: Actor) -> bool:
@@ -55,31 +33,3 @@ def my_consortia(actor: Actor) -> Any:
 
 def consortium_choices(actor: Actor) -> ConsortiumChoices:
     return [(str(c.pk), f"{c.name} ({c.code})") for c in my_consortia(actor)]
-
-
-def apply_error(form: Form, exc: DomainError) -> None:
-    """Put a domain error on the form: on its field when the form has one, else on the form."""
-    errors: dict[str, list[str]] = {}
-    if isinstance(exc, ValidationFailed) and exc.errors:
-        errors = {k: [str(m) for m in v] for k, v in exc.errors.items()}
-    elif exc.field:
-        errors = {exc.field: [str(exc.message)]}
-    if not errors:
-        form.add_error(None, str(exc.message))
-        return
-    for field, messages in errors.items():
-        target = field if field in form.fields else None
-        for message in messages:
-            form.add_error(target, message)
-
-
-def paginate(request: HttpRequest, qs: Any, per_page: int | None = None) -> Page:
-    paginator = Paginator(qs, per_page or settings.MEDUNION_PAGE_SIZE)
-    return paginator.get_page(request.GET.get("page"))
-
-
-def query_without_page(params: QueryDict) -> str:
-    """The current filters as a query string, for pagination links."""
-    q = params.copy()
-    q.pop("page", None)
-    return q.urlencode()

@@ -71,8 +71,8 @@ class OrganisationForm(forms.Form):
     def __init__(self, actor: Actor, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.fields["consortium"] = ConsortiumField(actor)
-        self.fields["region"].choices = BLANK + region_choices(actor)
-        self.fields["parent"].choices = BLANK + organisation_choices(actor)
+        self.fields["region"].choices = BLANK + region_choices(actor)  # type: ignore[attr-defined]
+        self.fields["parent"].choices = BLANK + organisation_choices(actor)  # type: ignore[attr-defined]
 
 
 class DepartmentForm(forms.Form):
@@ -103,7 +103,7 @@ class PractitionerForm(forms.Form):
 
     def __init__(self, actor: Actor, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["organisation"].choices = BLANK + organisation_choices(actor)
+        self.fields["organisation"].choices = BLANK + organisation_choices(actor)  # type: ignore[attr-defined]
 
     def clean_licence_number(self) -> str:
         return _licence_number(self.cleaned_data["licence_number"])
@@ -117,7 +117,7 @@ class PractitionerFilterForm(forms.Form):
 
     def __init__(self, actor: Actor, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["organisation"].choices = BLANK + organisation_choices(actor)
+        self.fields["organisation"].choices = BLANK + organisation_choices(actor)  # type: ignore[attr-defined]
 
 
 class SiteForm(forms.Form):
@@ -126,7 +126,7 @@ class SiteForm(forms.Form):
 
     def __init__(self, actor: Actor, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["organisation"].choices = BLANK + organisation_choices(actor)
+        self.fields["organisation"].choices = BLANK + organisation_choices(actor)  # type: ignore[attr-defined]
 
 
 class TrainingForm(forms.Form):
@@ -185,7 +185,7 @@ class TeamForm(forms.Form):
     def __init__(self, actor: Actor, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.fields["consortium"] = ConsortiumField(actor)
-        self.fields["organisation"].choices = BLANK + organisation_choices(actor)
+        self.fields["organisation"].choices = BLANK + organisation_choices(actor)  # type: ignore[attr-defined]
 
 
 class TeamMemberForm(forms.Form):
