@@ -61,3 +61,13 @@ coordinator = _persona("coordinator")
 outsider = _persona("outsider")
 commission_viewer = _persona("commission_viewer")
 patient_a = _persona("patient_a")
+
+
+@pytest.fixture(autouse=True)
+def _english_outside_requests():
+    """Code called directly by a test (actions, commands) speaks English, the source language, so
+    assertions read the source strings; requests still choose their language as users' do."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield

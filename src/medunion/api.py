@@ -70,8 +70,8 @@ def _problem_response(status: int) -> dict[str, Any]:
 
 def problems(*statuses: int) -> dict[str, Any]:
     """``openapi_extra`` documenting the problem+json answers of an operation. 400 (unreadable
-    body), 401 (authenticated operations), 404 (an identifier in the path) and 422 (operations
-    with input) are added to every operation by :class:`MedUnionAPI`."""
+    body), 401 and 404 (authenticated operations: not signed in; not the caller's to see) and 422
+    (operations with input) are added to every operation by :class:`MedUnionAPI`."""
     return {"responses": {s: _problem_response(s) for s in statuses}}
 
 
@@ -84,8 +84,11 @@ class MedUnionAPI(NinjaAPI):
             for op in item.values():
                 answers = op.setdefault("responses", {})
                 in_path = any(p.get("in") == "path" for p in op.get("parameters", []))
+                # 404: an object in the path the caller may not see, or an area that is not the
+                # caller's at all (a patient on the audit log) — both answer like a missing page.
                 implied = ([400] if op.get("requestBody") else []) + ([401] if op.get("security") else []) \
-                    + ([404] if in_path else []) + ([422] if op.get("parameters") or op.get("requestBody") else [])
+                    + ([404] if in_path or op.get("security") else []) \
+                    + ([422] if op.get("parameters") or op.get("requestBody") else [])
                 for status in implied:
                     if status not in answers and str(status) not in answers:
                         answers[status] = _problem_response(status)

@@ -78,7 +78,7 @@ def test_a_coordinator_sees_only_the_events_of_their_clinicians(world, api_as):
 
 @pytest.mark.parametrize("persona", NOT_AUDITORS)
 def test_others_may_not_search(world, api_as, persona):
-    assert_problem(api_as(persona).get("/audit/events"), 403, "forbidden")
+    assert_problem(api_as(persona).get("/audit/events"), 404, "not_found")
 
 
 def test_the_search_query_count_is_pinned(world, api_as):
@@ -124,8 +124,8 @@ def test_verify_finds_a_changed_event(world, api_as):
 
 @pytest.mark.parametrize("persona", NOT_AUDITORS + ["coordinator"])
 def test_only_the_audit_administrator_verifies_and_exports(world, api_as, persona):
-    assert_problem(api_as(persona).get("/audit/verify"), 403, "forbidden")
-    assert_problem(api_as(persona).get("/audit/export.csv"), 403, "forbidden")
+    assert_problem(api_as(persona).get("/audit/verify"), 404, "not_found")
+    assert_problem(api_as(persona).get("/audit/export.csv"), 404, "not_found")
 
 
 # --- export ------------------------------------------------------------------------------------------

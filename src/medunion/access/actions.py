@@ -13,7 +13,7 @@ from medunion.accounts.settings_registry import platform_setting
 from medunion.audit.actions import record
 from medunion.audit.models import Verb
 from medunion.core import clock
-from medunion.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from medunion.core.errors import Conflict, NotFound, ValidationFailed
 
 from .actor import Actor
 from .loaders import parse_uuid
@@ -34,8 +34,7 @@ def _clean_reason(reason: str) -> str:
 def break_glass(*, acting: Actor, patient_id: Any, reason: str) -> BreakGlassGrant:
     from medunion.patients.models import Patient
 
-    if not can(acting, Action.BREAK_GLASS):
-        raise PermissionDenied(_("Only clinicians can use break-the-glass access."))
+    require(acting, Action.BREAK_GLASS, visible=False)
     reason = _clean_reason(reason)
     pid = parse_uuid(patient_id)
     if not Patient.objects.filter(pk=pid).exists():
@@ -51,7 +50,7 @@ def break_glass(*, acting: Actor, patient_id: Any, reason: str) -> BreakGlassGra
 
 
 def pending_reviews(actor: Actor) -> list[BreakGlassGrant]:
-    require(actor, Action.REVIEW_BREAK_GLASS)
+    require(actor, Action.REVIEW_BREAK_GLASS, visible=False)
     from medunion.accounts.models import User
 
     users = User.objects.filter(
@@ -82,8 +81,7 @@ def break_glass_by_id_number(*, acting: Actor, id_number: str, reason: str) -> B
     from medunion.patients.identity import parse_resident_id
     from medunion.patients.models import Patient
 
-    if not can(acting, Action.BREAK_GLASS):
-        raise PermissionDenied(_("Only clinicians can use break-the-glass access."))
+    require(acting, Action.BREAK_GLASS, visible=False)
     reason = _clean_reason(reason)  # before the lookup: no reason, no answer about existence
     number = parse_resident_id(id_number).number
     pid = Patient.objects.filter(id_number_hash=id_hash(number)).values_list("pk", flat=True).first()

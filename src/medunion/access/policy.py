@@ -27,6 +27,7 @@ class Action(enum.StrEnum):
     VIEW_NETWORK = "network.view"
     MANAGE_NETWORK = "network.manage"
     IMPORT_PRACTITIONERS = "network.import"
+    SEARCH_PATIENTS = "patient.search"
     REGISTER_PATIENT = "patient.register"
     VIEW_PATIENT = "patient.view"
     UPDATE_PATIENT = "patient.update"
@@ -183,7 +184,11 @@ def can(actor: Actor, action: Action, obj: Any = None) -> bool:
 
 
 def require(actor: Actor, action: Action, obj: Any = None, *, visible: bool = True) -> None:
-    """Raise unless allowed. ``visible=False`` (the actor cannot see ``obj``) raises NotFound."""
+    """Raise unless allowed. ``visible=False`` (the actor cannot see ``obj``) raises NotFound.
+
+    A role that may never use an area at all (a patient on the audit log, an administrator on
+    patient search) is answered like a missing page: call with ``visible=False``. An object the
+    actor may see but not change answers 403."""
     if can(actor, action, obj):
         return
     raise PermissionDenied() if visible else NotFound()
@@ -268,6 +273,8 @@ _RULES: dict[Action, Any] = {
     Action.VIEW_NETWORK: lambda a, o: a.role in NETWORK_ROLES,
     Action.MANAGE_NETWORK: _manage_network,
     Action.IMPORT_PRACTITIONERS: lambda a, o: _manage_network(a, o),
+    # Clinicians find the patients they may see; a patient finds only themselves.
+    Action.SEARCH_PATIENTS: lambda a, o: a.is_practitioner or a.is_patient,
     Action.REGISTER_PATIENT: lambda a, o: a.is_practitioner and (o is None or getattr(o, "pk", o) in a.org_ids),
     Action.VIEW_PATIENT: _view_patient,
     Action.UPDATE_PATIENT: _clinical_on_patient,

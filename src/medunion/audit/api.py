@@ -98,7 +98,7 @@ def events(request: HttpRequest, filters: Query[EventFilters],
            limit: int = Query(50, ge=1, le=200),
            before: int | None = Query(None, ge=1, description="`next_before` of the previous page.")):
     actor = api_actor(request)
-    require(actor, Action.SEARCH_AUDIT)
+    require(actor, Action.SEARCH_AUDIT, visible=False)
     qs = _filtered(request, filters)
     if before is not None:
         qs = qs.filter(seq__lt=before)
@@ -112,7 +112,7 @@ def events(request: HttpRequest, filters: Query[EventFilters],
             summary="Verify the hash chain of the whole log (audit administrator)")
 def verify(request: HttpRequest):
     actor = api_actor(request)
-    require(actor, Action.EXPORT_AUDIT)
+    require(actor, Action.EXPORT_AUDIT, visible=False)
     top = head()
     result = verify_chain()
     record(actor, "audit.verify", Verb.EXECUTE, object_type="audit.auditevent", purpose="audit",
@@ -131,7 +131,7 @@ _CSV_DOC["responses"][200] = {"description": "The matching events, oldest first,
             summary="Export the matching events as CSV (audit administrator)")
 def export_csv(request: HttpRequest, filters: Query[EventFilters]):
     actor = api_actor(request)
-    require(actor, Action.EXPORT_AUDIT)
+    require(actor, Action.EXPORT_AUDIT, visible=False)
     qs = _filtered(request, filters).order_by("seq")
     record(actor, "audit.export", Verb.EXPORT, object_type="audit.auditevent", purpose="audit",
            detail={"filters": filters.recorded(), "rows": qs.count(), "format": "csv"})

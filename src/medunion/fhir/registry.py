@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from medunion.access.actor import Actor
+from medunion.access.policy import Action, can
+from medunion.core.errors import NotFound
 
 from .search import Param, SearchRequest, SearchResult
 
@@ -20,6 +22,8 @@ class ResourceType:
     read: Callable[[Actor, str], dict[str, Any]]
     search: Callable[[Actor, SearchRequest], SearchResult]
     keyset: bool = False  # pages with _cursor (a log that grows while it is read)
+    # Who may use this resource type at all; anyone else gets 404 (access.policy.require).
+    areas: tuple[Action, ...] = ()
 
 
 REGISTRY: dict[str, ResourceType] = {}
@@ -27,7 +31,13 @@ REGISTRY: dict[str, ResourceType] = {}
 
 def register(name: str, documentation: Any, params: list[Param],
              read: Callable[[Actor, str], dict[str, Any]],
-             search: Callable[[Actor, SearchRequest], SearchResult], *, keyset: bool = False) -> ResourceType:
-    rt = ResourceType(name, documentation, {p.name: p for p in params}, read, search, keyset)
+             search: Callable[[Actor, SearchRequest], SearchResult], *, keyset: bool = False,
+             areas: tuple[Action, ...] = ()) -> ResourceType:
+    rt = ResourceType(name, documentation, {p.name: p for p in params}, read, search, keyset, areas)
     REGISTRY[name] = rt
     return rt
+
+
+def check_area(rt: ResourceType, actor: Actor) -> None:
+    if rt.areas and not any(can(actor, a) for a in rt.areas):
+        raise NotFound()

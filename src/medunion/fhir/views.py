@@ -13,7 +13,7 @@ from medunion.access.actor import Actor
 from . import handlers  # noqa: F401 - registers the resource types
 from .capability import capability_statement
 from .http import UnknownResourceType, fhir_endpoint
-from .registry import REGISTRY, ResourceType
+from .registry import REGISTRY, ResourceType, check_area
 from .search import SearchResult, bundle, parse_search
 
 
@@ -32,6 +32,7 @@ def metadata(request: HttpRequest, actor: Actor | None) -> dict[str, Any]:
 @fhir_endpoint()
 def search(request: HttpRequest, actor: Actor, resource_type: str) -> dict[str, Any]:
     rt = _type(resource_type)
+    check_area(rt, actor)
     sr = parse_search(request, rt.name, rt.params, keyset=rt.keyset)
     result: SearchResult = rt.search(actor, sr)
     return bundle(request, sr, result)
@@ -39,7 +40,9 @@ def search(request: HttpRequest, actor: Actor, resource_type: str) -> dict[str, 
 
 @fhir_endpoint()
 def read(request: HttpRequest, actor: Actor, resource_type: str, resource_id: str) -> dict[str, Any]:
-    return _type(resource_type).read(actor, resource_id)
+    rt = _type(resource_type)
+    check_area(rt, actor)
+    return rt.read(actor, resource_id)
 
 
 @fhir_endpoint(auth=False)

@@ -18,6 +18,7 @@ from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from ninja.pagination import PageNumberPagination, paginate
 
+from medunion.access.policy import Action, require
 from medunion.api import api_actor, problems
 from medunion.core import idempotency
 from medunion.core.errors import ValidationFailed
@@ -115,6 +116,7 @@ def create_import(request: HttpRequest, response: HttpResponse, consortium_id: F
 @paginate(PageNumberPagination)
 def list_imports(request: HttpRequest) -> Any:
     actor = api_actor(request)
+    require(actor, Action.IMPORT_PRACTITIONERS, visible=False)
     return importer.import_jobs(actor).order_by("-created_at")
 
 

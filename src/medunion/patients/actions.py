@@ -105,7 +105,7 @@ def _existing_error(actor: Actor, existing_id: uuid.UUID) -> Duplicate:
 def register_patient(*, acting: Actor, data: PatientInput, organisation_id: uuid.UUID | None = None) -> Patient:
     """Register a patient at the actor's organisation; the actor joins the care team."""
     if not acting.is_practitioner and not acting.system:
-        require(acting, Action.REGISTER_PATIENT)
+        require(acting, Action.REGISTER_PATIENT, visible=False)
     if organisation_id is None:
         if len(acting.org_ids) != 1:
             raise ValidationFailed(_("Choose the organisation you register the patient at."), field="organisation")
@@ -250,18 +250,19 @@ def revoke_consent(*, acting: Actor, patient_id: Any, consent_id: Any) -> Consen
 def add_to_care_team(*, acting: Actor, patient_id: Any, role: str, practitioner_id: Any = None,
                      team_id: Any = None, source_type: str = "", source_id: str = "") -> CareTeamMember:
     """Used by registration, family-doctor contracting, consults and referrals."""
-    if role not in CareRole.values:
-        raise ValidationFailed(_("Unknown care-team role."), field="role")
-    if bool(practitioner_id) == bool(team_id):
-        raise ValidationFailed(_("Name either a practitioner or a team."), field="practitioner")
     from medunion.access.policy import visible_practitioners, visible_teams
 
-    if practitioner_id and not visible_practitioners(acting).filter(pk=parse_uuid(practitioner_id)).exists():
-        raise ValidationFailed(_("Unknown practitioner."), field="practitioner")
-    if team_id and not visible_teams(acting).filter(pk=parse_uuid(team_id)).exists():
-        raise ValidationFailed(_("Unknown team."), field="team")
     with transaction.atomic():
+        # The patient first: someone who may not see them learns nothing from the other checks.
         patient = access_patient(acting, patient_id, Action.UPDATE_PATIENT, audit=False)
+        if role not in CareRole.values:
+            raise ValidationFailed(_("Unknown care-team role."), field="role")
+        if bool(practitioner_id) == bool(team_id):
+            raise ValidationFailed(_("Name either a practitioner or a team."), field="practitioner")
+        if practitioner_id and not visible_practitioners(acting).filter(pk=parse_uuid(practitioner_id)).exists():
+            raise ValidationFailed(_("Unknown practitioner."), field="practitioner")
+        if team_id and not visible_teams(acting).filter(pk=parse_uuid(team_id)).exists():
+            raise ValidationFailed(_("Unknown team."), field="team")
         # `x_id=None` is an IS NULL lookup, which the stubs do not model.
         existing = CareTeamMember.objects.filter(patient=patient, role=role, until__isnull=True,  # type: ignore[misc]
                                                  practitioner_id=practitioner_id or None,

@@ -21,7 +21,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 
 from medunion.access.loaders import access_patient
-from medunion.access.policy import Action, relationship_to
+from medunion.access.policy import Action, relationship_to, require
 from medunion.api import api_actor, problems
 from medunion.core import clock
 from medunion.core.idempotency import IDEMPOTENCY_PARAMETER, REPLAYED_RESPONSE_HEADER, run_once
@@ -215,7 +215,9 @@ def _input(payload: PatientIn) -> actions.PatientInput:
 def search(request: HttpRequest, q: str = Query(..., min_length=1, max_length=100, pattern=LINE,
                                                description="An 18-character ID number or a mobile number "
                                                            "(exact), or part of a name.")):
-    return [_summary(p) for p in queries.search_patients(api_actor(request), q)]
+    actor = api_actor(request)
+    require(actor, Action.SEARCH_PATIENTS, visible=False)
+    return [_summary(p) for p in queries.search_patients(actor, q)]
 
 
 @router.post("", response={201: PatientOut}, summary="Register a patient", openapi_extra=_idempotent(403, 409))

@@ -32,7 +32,6 @@ from django.views.decorators.cache import never_cache
 
 from medunion.access.actor import ANONYMOUS, Actor, actor_for
 from medunion.core.errors import DomainError, NotFound, ValidationFailed
-from medunion.core.errors import PermissionDenied as DomainPermissionDenied
 
 ADMIN_ROLES = frozenset({"sysadmin", "secadmin", "auditadmin"})
 _ACTOR = "_medunion_admin_actor"
@@ -70,9 +69,32 @@ class MedUnionAdminSite(admin.AdminSite):
                 return redirect_to_login(request.get_full_path(), resolve_url(settings.LOGIN_URL))
             if not self.has_permission(request):
                 raise Http404()  # signed in, but the back office is not for this account
-            return inner(request, *args, **kwargs)
+            try:
+                return inner(request, *args, **kwargs)
+            except DjangoPermissionDenied as exc:
+                # A model of another duty (the audit log for the security administrator, say)
+                # answers like a missing page, as on every other surface; a record one may see
+                # but not change (an audit event) keeps its 403.
+                if self._may_view_model(request):
+                    raise
+                raise Http404() from exc
 
         return update_wrapper(guard, inner)
+
+    def _may_view_model(self, request: HttpRequest) -> bool:
+        """Whether the model of this admin URL (/admin/<app>/<model>/…) is one the user may view."""
+        from django.apps import apps
+
+        root = reverse("admin:index", current_app=self.name)
+        parts = request.path[len(root):].split("/") if request.path.startswith(root) else []
+        if len(parts) < 2:
+            return False
+        try:
+            model = apps.get_model(parts[0], parts[1])
+        except (LookupError, ValueError):
+            return False
+        model_admin = self._registry.get(model)
+        return bool(model_admin and model_admin.has_view_or_change_permission(request))
 
     @method_decorator(never_cache)
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
@@ -112,9 +134,7 @@ def refusals(prefix: str | None) -> Iterator[None]:
         yield
     except NotFound as exc:
         raise Http404() from exc
-    except DomainPermissionDenied as exc:
-        raise DjangoPermissionDenied(str(exc.message)) from exc
-    except DomainError as exc:
+    except DomainError as exc:  # a refusal (403 included) shows its message on the form
         raise Refused(exc, prefix) from exc
 
 

@@ -15,7 +15,7 @@ from medunion.access.policy import Action, can, visible_audit
 from medunion.accounts.models import User
 from medunion.audit.actions import record
 from medunion.audit.models import AuditEvent, Outcome, Verb
-from medunion.core.errors import NotFound, PermissionDenied
+from medunion.core.errors import NotFound
 from medunion.patients.models import Patient
 
 from .. import codes
@@ -51,7 +51,7 @@ def _authorise(actor: Actor) -> None:
         return
     if actor.is_patient and can(actor, Action.VIEW_ACCESS_LOG, Patient(pk=actor.patient_id)):
         return
-    raise PermissionDenied(_("You may not read the audit log."))
+    raise NotFound()  # a role that may not read the log at all: as if there were none
 
 
 def _agent(qs: QuerySet[Any], values: list[str], modifier: str) -> QuerySet[Any]:

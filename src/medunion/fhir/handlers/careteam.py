@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from medunion.access.actor import Actor
 from medunion.access.loaders import access_patient, access_team
-from medunion.access.policy import visible_patients, visible_teams
+from medunion.access.policy import Action, visible_patients, visible_teams
 from medunion.core import clock
 from medunion.network.models import TeamMember
 from medunion.patients.models import CareTeamMember
@@ -143,4 +143,5 @@ def search_care_team(actor: Actor, sr: SearchRequest) -> SearchResult:
 
 register("CareTeam", _("Network teams (MDT, specialty group, family-doctor team), and each visible patient's "
                        "care team (id pt-<patient id>, found by patient or subject; audited)."),
-         CARE_TEAM_PARAMS, read_care_team, search_care_team)
+         CARE_TEAM_PARAMS, read_care_team, search_care_team,
+         areas=(Action.VIEW_NETWORK, Action.SEARCH_PATIENTS))

@@ -115,7 +115,8 @@ def search_organization(actor: Actor, sr: SearchRequest) -> SearchResult:
 
 
 register("Organization", _("Member organisations of the visible consortia, and the consortia themselves "
-                           "(type \"consortium\")."), ORGANIZATION_PARAMS, read_organization, search_organization)
+                           "(type \"consortium\")."), ORGANIZATION_PARAMS, read_organization, search_organization,
+         areas=(Action.VIEW_NETWORK,))
 
 
 # --- Location: departments --------------------------------------------------------------------------
@@ -145,7 +146,7 @@ register("Location", _("One Location per department of a visible organisation, w
     reference_param("organization", "organisation_id", ["Organization"], _("The organisation.")),
     token_param("type", "specialty", _("The department's specialty (specialty code system)."),
                 system=codes.CS_SPECIALTY),
-], read_location, search_location)
+], read_location, search_location, areas=(Action.VIEW_NETWORK,))
 
 
 # --- Practitioner ------------------------------------------------------------------------------------
@@ -167,7 +168,7 @@ register("Practitioner", _("Practitioners with a practice site at a visible orga
     string_param("name", ["name"], _("Name; starts with, or :contains / :exact.")),
     token_param("gender", "gender", _("male or female."), system="http://hl7.org/fhir/administrative-gender"),
     bool_param("active", lambda v: Q(active=v), _("true or false.")),
-], read_practitioner, search_practitioner)
+], read_practitioner, search_practitioner, areas=(Action.VIEW_NETWORK,))
 
 
 # --- PractitionerRole: practice sites ------------------------------------------------------------------
@@ -216,4 +217,4 @@ register("PractitionerRole", _("One PractitionerRole per practice site (多点�
     token_param("role", "practitioner__title", _("The professional title (professional-title code system)."),
                 system=codes.CS_TITLE),
     bool_param("active", _site_active, _("true or false.")),
-], read_practitioner_role, search_practitioner_role)
+], read_practitioner_role, search_practitioner_role, areas=(Action.VIEW_NETWORK,))

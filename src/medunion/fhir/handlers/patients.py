@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from medunion.access.actor import Actor
 from medunion.access.loaders import access_patient, parse_uuid
-from medunion.access.policy import visible_patients
+from medunion.access.policy import Action, visible_patients
 from medunion.audit.actions import Entry, record_many
 from medunion.audit.models import Verb
 from medunion.core import clock
@@ -97,7 +97,7 @@ def search_patient(actor: Actor, sr: SearchRequest) -> SearchResult:
 
 register("Patient", _("Patients the actor may see (registered at their organisation, in their care team, "
                       "or by break-the-glass). Every patient served is recorded in the audit log."),
-         PATIENT_PARAMS, read_patient, search_patient)
+         PATIENT_PARAMS, read_patient, search_patient, areas=(Action.SEARCH_PATIENTS,))
 
 
 # --- Consent -------------------------------------------------------------------------------------------
@@ -148,4 +148,4 @@ register("Consent", _("The consents of the patients the actor may see: what is s
     Param("category", "token", _("The MedUnion consent scope (consent-scope code system), or LOINC 59284-0 "
                                  "for every consent."), _category),
     date_param("date", "created_at", _("When the consent was recorded.")),
-], read_consent, search_consent)
+], read_consent, search_consent, areas=(Action.SEARCH_PATIENTS,))
