@@ -46,6 +46,10 @@ MEDUNION_DEMO = env_bool("MEDUNION_DEMO", False)
 MEDUNION_REQUIRE_MFA = env_bool("MEDUNION_REQUIRE_MFA", not MEDUNION_DEMO)
 MEDUNION_BREAK_GLASS_MINUTES = env_int("MEDUNION_BREAK_GLASS_MINUTES", 60)
 MEDUNION_API_TOKEN_HOURS = env_int("MEDUNION_API_TOKEN_HOURS", 12)
+MEDUNION_IDEMPOTENCY_HOURS = env_int("MEDUNION_IDEMPOTENCY_HOURS", 24)
+MEDUNION_IMPORT_MAX_ROWS = env_int("MEDUNION_IMPORT_MAX_ROWS", 20_000)
+# Page imports run in a background thread; tests may run them at once.
+MEDUNION_IMPORT_SYNC = env_bool("MEDUNION_IMPORT_SYNC", False)
 MEDUNION_DATA_DIR = Path(env("MEDUNION_DATA_DIR", str(Path.cwd() / "var")))
 
 ALLOWED_HOSTS = [h.strip() for h in env("MEDUNION_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h.strip()]

@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from medunion.access.actor import Actor
 from medunion.access.policy import visible_organisations
@@ -62,7 +63,7 @@ class ConsortiumField(forms.ChoiceField):
 class OrganisationForm(forms.Form):
     consortium = forms.ChoiceField(label=_("Consortium"))
     code = forms.CharField(label=_("Organisation code"), max_length=32)
-    name = forms.CharField(label=_("Name"), max_length=200)
+    name = forms.CharField(label=pgettext_lazy("of a thing, not a person", "Name"), max_length=200)
     name_en = forms.CharField(label=_("English name"), max_length=200, required=False)
     tier = forms.ChoiceField(label=_("Tier"), choices=BLANK + list(Tier.choices))
     region = forms.ChoiceField(label=_("Region"))
@@ -77,7 +78,7 @@ class OrganisationForm(forms.Form):
 
 class DepartmentForm(forms.Form):
     code = forms.CharField(label=_("Department code"), max_length=32)
-    name = forms.CharField(label=_("Name"), max_length=120)
+    name = forms.CharField(label=pgettext_lazy("of a thing, not a person", "Name"), max_length=120)
     specialty = forms.ChoiceField(label=_("Specialty"), choices=BLANK + list(Specialty.choices), required=False)
     beds = forms.IntegerField(label=_("Beds"), min_value=0, max_value=100_000, initial=0)
     daily_slots = forms.IntegerField(label=_("Appointment slots per day"), min_value=0, max_value=100_000,
@@ -177,7 +178,7 @@ class RevokeLicenceForm(forms.Form):
 
 class TeamForm(forms.Form):
     consortium = forms.ChoiceField(label=_("Consortium"))
-    name = forms.CharField(label=_("Name"), max_length=200)
+    name = forms.CharField(label=pgettext_lazy("of a thing, not a person", "Name"), max_length=200)
     kind = forms.ChoiceField(label=_("Kind"), choices=BLANK + list(TeamKind.choices))
     specialty = forms.ChoiceField(label=_("Specialty"), choices=BLANK + list(Specialty.choices), required=False)
     organisation = forms.ChoiceField(label=_("Organisation"), required=False)

@@ -10,7 +10,7 @@ from django.db.models import Case, Count, IntegerField, Prefetch, Q, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from medunion.access.loaders import access_team
 from medunion.access.policy import Action, visible_practitioners, visible_teams
@@ -26,7 +26,7 @@ SEARCH_LIMIT = 20
 
 
 class TeamFilterForm(forms.Form):
-    q = forms.CharField(label=gettext_lazy("Name"), required=False, max_length=100)
+    q = forms.CharField(label=pgettext_lazy("of a thing, not a person", "Name"), required=False, max_length=100)
     kind = forms.ChoiceField(label=gettext_lazy("Kind"), choices=BLANK + list(TeamKind.choices), required=False)
     consortium = forms.ChoiceField(label=gettext_lazy("Consortium"), required=False)
 
