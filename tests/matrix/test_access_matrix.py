@@ -77,7 +77,7 @@ def test_access(matrix: MatrixWorld, endpoint: Endpoint) -> None:
         before = _audit_rows(pid)
         audited: Counter[str] = Counter()
 
-        def count(response: Any) -> None:
+        def count(response: Any, audited: Counter[str] = audited, before: Counter[str] = before) -> None:
             audited.update(_audit_rows(pid) - before)
 
         response = request(matrix, endpoint, persona, inspect=count if endpoint.reads_patient else None)
