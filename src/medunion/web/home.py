@@ -79,6 +79,8 @@ ACTION_LABELS: dict[str, str | Promise] = {
     "patient.care_team.add": _("added someone to your care team"),
     "access.break_glass.review": _("reviewed an emergency access to your record"),
     "access.break_glass.review_list": _("saw an emergency access to your record for review"),
+    "account.create": _("created your account"),
+    "account.login": _("signed in to your account"),
 }
 SURFACE_LABELS: dict[str, str | Promise] = {
     "page": _("web page"), "api": _("app or system (API)"), "fhir": _("hospital system (FHIR)"),
@@ -91,8 +93,9 @@ def describe(events: list[Any]) -> list[dict[str, Any]]:
     rows = []
     for e in events:
         who = people.get(e.actor_id) if e.actor_id else None
+        system = e.actor_id is None and e.actor_display.startswith("system:")
         rows.append({
-            "at": e.at, "who": who.name if who else (e.actor_display or "—"),
+            "at": e.at, "who": who.name if who else (_("the MedUnion platform") if system else e.actor_display or "—"),
             "role": who.role if who else "", "title": who.title if who else "",
             "organisation": who.organisation if who else "",
             "what": ACTION_LABELS.get(e.action, e.action), "surface": SURFACE_LABELS.get(e.surface, e.surface),

@@ -10,7 +10,6 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -287,9 +286,7 @@ def break_glass(request: HttpRequest) -> HttpResponse:
         except DomainError as exc:
             apply_error(form, exc)
         else:
-            until = timezone.localtime(grant.expires_at).strftime("%H:%M")
-            messages.warning(request, _("Break-the-glass access is open until %(time)s. It is recorded and will be "
-                                        "reviewed by your coordinator.") % {"time": until})
+            # The patient's page says until when the access is open, and that it will be reviewed.
             return redirect("web:patient", patient_id=grant.patient_id)
     query = form.data.get("id_number", "")
     return render(request, "web/patients/search.html", {
