@@ -41,10 +41,16 @@ class SessionCookie(APIKeyCookie):
         return super()._get_key(request)
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        from django.conf import settings
+
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated:
-            return user
-        return None
+        if user is None or not user.is_authenticated:
+            return None
+        # A role that needs the second factor has not finished signing in until it is set up
+        # (the pages send it to /account/mfa; tokens are refused until then as well).
+        if settings.MEDUNION_REQUIRE_MFA and getattr(user, "mfa_required", False) and not user.has_mfa:
+            return None
+        return user
 
 
 PROBLEM_SCHEMA: dict[str, Any] = {

@@ -24,6 +24,24 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+# The path without its query string and no Referer: searches carry resident ID numbers and phone
+# numbers in their query, and the access log must never hold them. The request id ties a line
+# to its audit rows.
+ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss rid=%({x-request-id}o)s'
+
+
+def _demo_allowed() -> bool:
+    """The demo creates administrator accounts with a published password: only where the
+    deployment says it is a demo (MEDUNION_DEMO=1, as `make run` sets) or in debug mode."""
+    from django.conf import settings
+
+    if settings.MEDUNION_DEMO or settings.DEBUG:
+        return True
+    print("error: the demo consortium is built only with MEDUNION_DEMO=1 (or MEDUNION_DEBUG=1): its accounts "
+          "share a published password", file=sys.stderr)
+    return False
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     _setup()
     from django.core.management import call_command
@@ -36,12 +54,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.demo_if_empty:
         from medunion.demo.build import build_demo, database_is_empty, print_logins
 
+        if not _demo_allowed():
+            return 2
         if database_is_empty():
             build_demo(progress=True)
         print_logins()
     call_command("collectstatic", interactive=False, verbosity=0)
     argv = ["gunicorn", "medunion.wsgi:application", "--bind", args.bind, "--workers", str(args.workers),
-            "--threads", str(args.threads), "--access-logfile", "-", "--timeout", "60"]
+            "--threads", str(args.threads), "--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT,
+            "--timeout", "60"]
     from gunicorn.app.wsgiapp import run
 
     sys.argv = argv
@@ -55,6 +76,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from medunion.demo.build import build_demo, database_is_empty, print_logins
 
+    if not _demo_allowed():
+        return 2
     call_command("migrate", interactive=False, verbosity=0)
     if not database_is_empty():
         print("the database holds data already; the demo is built only into an empty database "

@@ -397,3 +397,27 @@ def test_support_phone_reaches_the_locked_out_user(world, sysadm, settings):
         _login("village_doctor_b", "wrong-password")
     locked = _login("village_doctor_b")
     assert locked.status_code == 429 and "029-8888 1234" in locked.json()["title"]
+
+
+def test_a_session_without_the_required_second_factor_is_not_signed_in_on_the_api(world, settings):
+    """Pages send such an account to /account/mfa and tokens are refused; the API's session
+    authentication must not be the way around it."""
+    from django.test import Client
+
+    settings.MEDUNION_REQUIRE_MFA = True
+    c = Client()
+    c.force_login(world.users["coordinator"])
+    assert c.get("/api/v1/network/practitioners").status_code == 401
+    assert c.get("/api/v1/auth/me").status_code == 401
+    settings.MEDUNION_REQUIRE_MFA = False
+    assert c.get("/api/v1/auth/me").status_code == 200
+
+
+def test_patient_account_names_are_not_listed_in_full(world, api_as):
+    """The security administrator manages accounts, not patients: a list of account holders must
+    not be a list of patients' names."""
+    accounts = api_as("secadmin").get("/accounts", {"role": "patient"}).json()["items"]
+    [patient] = [a for a in accounts if a["username"] == "patient_a"]
+    assert patient["display_name"] == "陈＊＊"
+    doctor = api_as("secadmin").get("/accounts", {"q": "village_doctor_a"}).json()["items"][0]
+    assert doctor["display_name"] == "张卫国"

@@ -160,3 +160,10 @@ def test_export_defuses_spreadsheet_formulas(world, api_as):
            object_id=str(uuid.uuid4()))
     rows = _csv(api_as("auditadmin").get("/audit/export.csv", {"action": "test."}))
     assert rows[1][3] == "'=HYPERLINK(1)"
+
+
+def test_times_are_iso_8601_not_numbers(world, api_as):
+    admin = api_as("auditadmin")
+    assert_problem(admin.get("/audit/events", {"to": "0.5"}), 422)
+    assert admin.get("/audit/events", {"to": "2030-01-01T00:00:00+08:00"}).status_code == 200
+    assert admin.get("/audit/events", {"from": "2020-01-01T00:00:00"}).status_code == 200

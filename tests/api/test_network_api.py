@@ -501,3 +501,18 @@ def test_control_characters_and_absurd_pages_are_refused_not_500(world, coord):
     assert "page_size" in _problem(coord.get("/practitioners", page_size=1000), 422)["errors"]
     assert _problem(coord.put(f"/organisations/{world.orgs['county'].pk}/departments/A%01B", {"name": "x"}),
                     422)["errors"]["code"]
+
+
+def test_a_licence_is_revoked_once(world, api_as):
+    from medunion.access.actor import system_actor
+    from medunion.network import actions as net
+
+    vdb = world.users["village_doctor_b"].practitioner_id
+    lic = net.record_licence(acting=system_actor("tests"), practitioner_id=vdb, number="V610424000002",
+                             valid_from="2020-01-01")
+    coordinator = api_as("coordinator")
+    assert coordinator.post(f"/network/licences/{lic.pk}/revoke", {"on": "2026-06-01"}).status_code == 200
+    response = coordinator.post(f"/network/licences/{lic.pk}/revoke", {"on": "2099-01-01"})
+    assert response.status_code == 409
+    lic.refresh_from_db()
+    assert str(lic.revoked_on) == "2026-06-01"

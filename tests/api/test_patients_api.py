@@ -312,12 +312,12 @@ def test_care_team_read_and_add(world, api_as):
     assert _rows(pid) == before + 1
     cardiologist = world.users["cardiologist_tertiary"].practitioner_id
     assert_problem(api_as("cardiologist_tertiary").get(f"/patients/{pid}"), 404)
-    response = doctor.post(f"/patients/{pid}/care-team", {"role": "consult", "practitioner_id": str(cardiologist)})
+    response = doctor.post(f"/patients/{pid}/care-team", {"role": "attending", "practitioner_id": str(cardiologist)})
     assert response.status_code == 201, response.content
     assert response.json()["practitioner_name"] == "王建生"
     assert api_as("cardiologist_tertiary").get(f"/patients/{pid}").json()["relationship"] == "care_team"
     # Adding a present member again returns it, without a second row.
-    again = doctor.post(f"/patients/{pid}/care-team", {"role": "consult", "practitioner_id": str(cardiologist)})
+    again = doctor.post(f"/patients/{pid}/care-team", {"role": "attending", "practitioner_id": str(cardiologist)})
     assert again.json()["id"] == response.json()["id"]
     assert _rows(pid, action="patient.care_team.add") == 1
 
@@ -327,9 +327,13 @@ def test_care_team_errors(world, api_as):
     doctor = api_as("village_doctor_a")
     outsider_practitioner = world.users["outsider"].practitioner_id
     body = assert_problem(doctor.post(f"/patients/{pid}/care-team",
-                                      {"role": "consult", "practitioner_id": str(outsider_practitioner)}), 422)
+                                      {"role": "attending", "practitioner_id": str(outsider_practitioner)}), 422)
     assert "practitioner" in body["errors"]
-    assert_problem(doctor.post(f"/patients/{pid}/care-team", {"role": "consult"}), 422)
+    assert_problem(doctor.post(f"/patients/{pid}/care-team", {"role": "attending"}), 422)
+    # consult, referral and registering come with their workflows, not by hand
+    body = assert_problem(doctor.post(f"/patients/{pid}/care-team", {
+        "role": "consult", "practitioner_id": str(world.users["cardiologist_tertiary"].practitioner_id)}), 422)
+    assert "role" in body["errors"]
     assert_problem(doctor.post(f"/patients/{pid}/care-team", {"role": "boss", "practitioner_id": str(uuid.uuid4())}),
                    422)
     # Strangers naming a practitioner they can see: the patient is what they get 404 for.
@@ -337,8 +341,24 @@ def test_care_team_errors(world, api_as):
                            ("coordinator", "village_doctor_b")):
         assert_problem(api_as(persona).get(f"/patients/{pid}/care-team"), 404)
         assert_problem(api_as(persona).post(f"/patients/{pid}/care-team", {
-            "role": "consult", "practitioner_id": str(world.users[named].practitioner_id)}), 404)
+            "role": "attending", "practitioner_id": str(world.users[named].practitioner_id)}), 404)
     assert _rows(pid, action="patient.care_team.add") == 0
+
+
+def test_break_the_glass_does_not_extend_itself_through_the_care_team(world, api_as):
+    """An emergency access is time-limited: joining the care team under it would outlast it."""
+    from medunion.access.actions import break_glass
+    from medunion.core import clock
+
+    pid = _pid(world)
+    break_glass(acting=world.actor("outsider"), patient_id=pid, reason="Unconscious, brought in by neighbours")
+    outsider = api_as("outsider")
+    assert outsider.get(f"/patients/{pid}").status_code == 200
+    me = str(world.users["outsider"].practitioner_id)
+    assert_problem(outsider.post(f"/patients/{pid}/care-team", {"role": "attending", "practitioner_id": me}), 403)
+    assert _rows(pid, action="patient.care_team.add") == 0
+    with clock.frozen(clock.now() + dt.timedelta(hours=2)):
+        assert_problem(outsider.get(f"/patients/{pid}"), 404)
 
 
 # --- consent ------------------------------------------------------------------------------------

@@ -67,6 +67,6 @@ def test_the_patient_sees_who_accessed_their_record(world, browser, live_server,
     page.get_by_role("link", name="Who accessed my record").first.click()
     log = page.get_by_test_id("access-log")
     first = log.locator("li").first.inner_text()
-    assert "张卫国" in first and "opened your record" in first
+    assert "张卫国" in first and "viewed your record" in first
     assert "东村卫生室" in first
     patient.close()

@@ -259,7 +259,15 @@ def test_print_logins(demo, settings):
     assert Practitioner.objects.get(pk=demo.missing_exam_practitioner_id).name in text
 
 
-def test_building_twice_refuses(demo, capsys):
+def test_the_demo_needs_a_demo_deployment(demo, capsys, settings):
+    """Its accounts share a published password: never on a deployment that did not ask for it."""
+    settings.MEDUNION_DEMO = settings.DEBUG = False
+    assert main(["demo", "--quiet"]) == 2
+    assert "MEDUNION_DEMO=1" in capsys.readouterr().err
+
+
+def test_building_twice_refuses(demo, capsys, settings):
+    settings.MEDUNION_DEMO = True
     before = (Organisation.objects.count(), Patient.objects.count(), User.objects.count())
     assert not database_is_empty()
     assert main(["demo", "--quiet"]) == 0

@@ -94,7 +94,8 @@ def extra(world: World) -> Extra:
     revoked = pat.record_consent(acting=doctor_a, patient_id=patient_a.pk, scope="research", permit=False,
                                  organisation_id=world.orgs["tertiary"].pk)
     pat.revoke_consent(acting=doctor_a, patient_id=patient_a.pk, consent_id=revoked.pk)
-    pat.add_to_care_team(acting=system, patient_id=patient_a.pk, role="consult", team_id=team.pk)
+    pat.add_to_care_team(acting=system, patient_id=patient_a.pk, role="consult", team_id=team.pk,
+                         source_type="consult")
     number_b = make_resident_id("610424", dt.date(1980, 5, 6), 33, male=True)
     patient_b = pat.register_patient(acting=world.actor("village_doctor_b"),
                                      data=PatientInput(name="欧阳明远", id_number=number_b, phone="13900000002",

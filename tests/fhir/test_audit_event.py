@@ -104,6 +104,8 @@ def test_who_may_read_the_log(world, client_for):
     assert body["issue"][0]["code"] == "not-found"
     get(client_for("village_doctor_a"), f"Patient/{p.pk}")
     mine = _search(client_for("patient_a"))
+    # a patient sees who (name, record), never sign-in names to lock out or guess at
+    assert all("altId" not in a for x in mine["entry"] for a in x["resource"]["agent"])
     assert mine["entry"] and all(
         any(e.get("what", {}).get("reference") == f"Patient/{p.pk}" for e in x["resource"]["entity"])
         for x in mine["entry"])

@@ -195,3 +195,19 @@ def test_search_query_count_does_not_grow_with_results(world, client_for):
                                                           region_code="610424100201"))
     assert queries() == few
     assert few <= 16
+
+
+def test_no_count_only_answers_about_patients(world, client_for):
+    """Every patient an answer tells about is a resource served and audited: _count=0 is served as
+    one result, and a page past the end says nothing about how many matched."""
+    from medunion.audit.models import AuditEvent
+
+    p = world.patients["patient_a"]
+    number = world.patients["patient_a_id_number"]
+    c = client_for("village_doctor_a")
+    before = AuditEvent.objects.filter(patient_id=p.pk, action__endswith="search").count()
+    status, body, _r = get(c, "Patient", identifier=number, _count="0")
+    assert status == 200 and len(body["entry"]) == 1
+    assert AuditEvent.objects.filter(patient_id=p.pk, action__endswith="search").count() == before + 1
+    status, body, _r = get(c, "Patient", identifier=number, _offset="5")
+    assert status == 200 and not body.get("entry") and "total" not in body

@@ -65,7 +65,8 @@ PAGES = [
     E("page", "get", P + "/edit", CARE | GLASS, reads_patient=True),
     E("page", "post", P + "/consents", CARE | GLASS, form=True, body={"scope": "referral", "permit": "1"}),
     E("page", "post", P + "/consents/{consent}/revoke", CARE | GLASS, form=True),
-    E("page", "post", P + "/care-team", CARE | GLASS, form=True, body={"team": "{team}"}),
+    # who looks after the patient is not changed under break-the-glass: it would outlast the grant
+    E("page", "post", P + "/care-team", CARE, GLASS, form=True, body={"team": "{team}"}),
     E("page", "post", P + "/qr", CARE | GLASS | PATIENT, form=True),
     E("page", "post", P + "/qr/revoke", CARE | GLASS | PATIENT, form=True),
     E("page", "get", "/c/{qr}", CARE | GLASS),
@@ -136,7 +137,7 @@ API = [
     E("api", "get", A + P, CARE | GLASS | PATIENT, reads_patient=True),
     E("api", "put", A + P, CARE | GLASS, PATIENT, body={"name": "陈桂芳", "phone": "13800000002"}),
     E("api", "get", A + P + "/care-team", CARE | GLASS | PATIENT, reads_patient=True),
-    E("api", "post", A + P + "/care-team", CARE | GLASS, PATIENT, body={"role": "family_doctor", "team_id": "{team}"}),
+    E("api", "post", A + P + "/care-team", CARE, GLASS | PATIENT, body={"role": "family_doctor", "team_id": "{team}"}),
     E("api", "get", A + P + "/consents", CARE | GLASS | PATIENT, reads_patient=True),
     E("api", "post", A + P + "/consents", CARE | GLASS, PATIENT, body={"scope": "referral"}),
     E("api", "post", A + P + "/consents/{consent}/revoke", CARE | GLASS, PATIENT),

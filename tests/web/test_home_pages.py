@@ -68,7 +68,7 @@ def test_access_log_shows_who_opened_the_record(world, client_for):
     client_for("outsider").get(reverse("web:patient", args=[pid]))  # refused: shown as refused
     page = _page(client_for("patient_a").get(reverse("web:access_log")))
     assert "张卫国" in page and "village doctor" in page and "东村卫生室" in page
-    assert "opened your record" in page and "registered you" in page
+    assert "viewed your record" in page and "registered you" in page
     assert "李秀兰" in page and "emergency access" in page
     assert "孙立" in page and "refused" in page
     assert AuditEvent.objects.filter(action="patient.access_log.read", patient_id=pid).count() == 1
@@ -91,3 +91,11 @@ def test_access_log_query_count_does_not_grow(world, client_for):
         doctor.get(reverse("web:patient", args=[pid]))
     client_for("cardiologist_tertiary").get(reverse("web:patient", args=[pid]))
     assert count() == first
+
+
+def test_a_clinician_without_an_active_site_still_gets_a_home(world, client_for):
+    from medunion.network.models import PracticeSite
+
+    PracticeSite.objects.filter(practitioner_id=world.users["village_doctor_a"].practitioner_id).update(active=False)
+    page = _page(client_for("village_doctor_a").get("/"))
+    assert "no active practice site" in page

@@ -123,6 +123,24 @@ def test_showing_the_full_id_number_is_its_own_audit_row(world, client_for):
     assert AuditEvent.objects.filter(patient_id=pid, action="patient.read_id_number").count() == 1
 
 
+def test_saving_an_edit_is_one_audit_row(world, client_for):
+    pid = world.patients["patient_a"].pk
+    before = AuditEvent.objects.filter(patient_id=pid).count()
+    response = client_for("village_doctor_a").post(reverse("web:patient_edit", args=[pid]), {
+        "name": "陈桂芳", "phone": "13800000009", "region": "610424100201"})
+    assert response.status_code == 302
+    assert list(AuditEvent.objects.filter(patient_id=pid).order_by("seq")
+                .values_list("action", flat=True))[before:] == ["patient.update"]
+
+
+def test_search_by_post_keeps_numbers_out_of_the_address(world, client_for):
+    number = world.patients["patient_a_id_number"]
+    response = client_for("village_doctor_a").post(reverse("web:patients"), {"q": number})
+    assert response.status_code == 200 and reverse("web:patient", args=[world.patients["patient_a"].pk]) \
+        in _page(response)
+    assert 'method="post" action="/patients"' in _page(client_for("village_doctor_a").get("/"))
+
+
 def test_edit_details(world, client_for):
     pid = world.patients["patient_a"].pk
     c = client_for("village_doctor_a")
@@ -161,9 +179,13 @@ def test_check_in_code_issue_scan_and_revoke(world, client_for):
     page = _page(c.get(reverse("web:patient", args=[pid])))
     assert "<svg" in page and token in page
     # scanning the code (or typing it into the search box) opens the record
+    before = AuditEvent.objects.filter(patient_id=pid).count()
     response = c.get(reverse("web:check_in", args=[token]))
-    assert response.status_code == 302 and response["Location"] == reverse("web:patient", args=[pid])
-    response = c.get(reverse("web:patients"), {"q": token})
+    assert response.status_code == 200 and "陈桂芳" in _page(response)
+    # one read, recorded as a check-in
+    assert list(AuditEvent.objects.filter(patient_id=pid).order_by("seq")
+                .values_list("action", flat=True))[before:] == ["patient.read_by_qr"]
+    response = c.post(reverse("web:patients"), {"q": token})
     assert response["Location"] == reverse("web:check_in", args=[token])
     # a clinician who may not see the patient learns nothing from the code
     assert client_for("village_doctor_b").get(reverse("web:check_in", args=[token])).status_code == 404
@@ -231,3 +253,13 @@ def test_search_query_count_does_not_grow_with_results(world, client_for):
         register_patient(acting=doctor, data=PatientInput(name=f"王{i}二", sex="male",
                                                           birth_date=dt.date(1970, 1, 2 + i)))
     assert count() == few
+
+
+def test_a_double_tap_records_one_consent(world, client_for):
+    pid = world.patients["patient_a"].pk
+    c = client_for("village_doctor_a")
+    once = re.search(r'name="once" value="([0-9a-f]+)"', _page(c.get(reverse("web:patient", args=[pid])))).group(1)
+    data = {"once": once, "scope": "referral", "permit": "1"}
+    assert c.post(reverse("web:patient_consent", args=[pid]), data).status_code == 302
+    assert c.post(reverse("web:patient_consent", args=[pid]), data).status_code == 302
+    assert Consent.objects.filter(patient_id=pid, scope="referral").count() == 1

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 
 from medunion.audit.actions import record
 from medunion.audit.models import Outcome, Verb
-from medunion.core.errors import NotFound
+from medunion.core.errors import NotFound, PermissionDenied
 
 from .actor import Actor
 from .policy import (
@@ -45,7 +45,13 @@ def access_patient(actor: Actor, patient_id: Any, action: Action = Action.VIEW_P
             record(actor, audit_action, Verb.READ, object_type="patients.patient", object_id=str(pid),
                    patient_id=pid, outcome=Outcome.DENIED)
         raise NotFound()
-    require(actor, action, patient)
+    try:
+        require(actor, action, patient)
+    except PermissionDenied:
+        if audit:  # may see the patient, may not do this: the refusal is recorded too
+            record(actor, audit_action, Verb.READ, obj=patient, patient_id=patient.pk, outcome=Outcome.DENIED,
+                   detail={"relationship": relation, "action": str(action)})
+        raise
     if audit:
         record(actor, audit_action, Verb.READ, obj=patient, patient_id=patient.pk,
                purpose="break_glass" if relation == "break_glass" else "",

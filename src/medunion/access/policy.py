@@ -31,6 +31,7 @@ class Action(enum.StrEnum):
     REGISTER_PATIENT = "patient.register"
     VIEW_PATIENT = "patient.view"
     UPDATE_PATIENT = "patient.update"
+    MANAGE_CARE_TEAM = "patient.care_team"
     MANAGE_CONSENT = "patient.consent"
     MANAGE_QR = "patient.qr"
     VIEW_ACCESS_LOG = "patient.access_log"
@@ -238,6 +239,13 @@ def _clinical_on_patient(actor: Actor, patient: Any) -> bool:
     return actor.is_practitioner and _view_patient(actor, patient)
 
 
+def _lasting_relationship(actor: Actor, patient: Any) -> bool:
+    """Changing who looks after a patient grants lasting access to the record, so it needs a
+    lasting relationship: break-the-glass (time-limited, for an emergency) is not enough."""
+    return (actor.is_practitioner and patient is not None
+            and relationship_to(actor, patient.pk) in ("care_team", "same_organisation"))
+
+
 def _qr(actor: Actor, patient: Any) -> bool:
     return patient is not None and (
         (actor.is_patient and actor.patient_id == patient.pk) or _clinical_on_patient(actor, patient))
@@ -278,6 +286,7 @@ _RULES: dict[Action, Any] = {
     Action.REGISTER_PATIENT: lambda a, o: a.is_practitioner and (o is None or getattr(o, "pk", o) in a.org_ids),
     Action.VIEW_PATIENT: _view_patient,
     Action.UPDATE_PATIENT: _clinical_on_patient,
+    Action.MANAGE_CARE_TEAM: _lasting_relationship,
     Action.MANAGE_CONSENT: _clinical_on_patient,
     Action.MANAGE_QR: _qr,
     Action.VIEW_ACCESS_LOG: lambda a, p: p is not None and a.is_patient and a.patient_id == p.pk,

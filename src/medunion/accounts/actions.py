@@ -103,7 +103,7 @@ def create_account(*, acting: Actor, username: str, password: str, role: str, di
             if role == Role.COORDINATOR:
                 from medunion.network.models import CoordinatorAssignment
 
-                for cid in consortium_ids or []:
+                for cid in dict.fromkeys(consortium_ids or []):  # each consortium once
                     CoordinatorAssignment.objects.create(user=user, consortium_id=cid)
             record(acting, "account.create", Verb.CREATE, obj=user, detail={"role": role})
     except IntegrityError as exc:
@@ -355,3 +355,22 @@ def revoke_account_token(*, acting: Actor, token_id: Any) -> ApiToken:
         token.save(update_fields=["revoked_at"])
         record(acting, "account.token.revoke", Verb.UPDATE, obj=token, detail={"account": str(token.user_id)})
     return token
+
+
+def set_own_password(*, acting: Actor, new_password: str) -> User:
+    """A signed-in user's new password (the page has checked the old one and the validators),
+    saved together with its audit row."""
+    if acting.user_id is None:
+        raise NotFound()
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(pk=acting.user_id, is_active=True).first()
+        if user is None:
+            raise NotFound()
+        try:
+            validate_password(new_password, user)
+        except ValidationError as exc:
+            raise ValidationFailed(errors={"new_password1": [str(m) for m in exc.messages]}) from exc
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        record(acting, "account.password.change", Verb.UPDATE, obj=user)
+    return user

@@ -98,7 +98,7 @@ ROLE_FIELDS = ("role", "practitioner", "region", "consortia")
 class AccountAdmin(PolicyAdmin):
     form = AccountForm
     add_form = AccountAddForm
-    list_display = ("username", "display_name", "role", "is_active", "second_factor", "locked")
+    list_display = ("username", "name", "role", "is_active", "second_factor", "locked")
     list_filter = ("role", "is_active")
     search_fields = ("username", "display_name")
     autocomplete_fields = ("practitioner", "region")
@@ -128,6 +128,12 @@ class AccountAdmin(PolicyAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return () if obj is None else ("username", "patient_link", "second_factor", "locked", "last_login",
                                        "date_joined")
+
+    @admin.display(description=_("display name"), ordering="display_name")
+    def name(self, obj: Any) -> str:
+        from .queries import account_name
+
+        return account_name(obj)
 
     @admin.display(description=_("second factor"), boolean=True)
     def second_factor(self, obj: Any) -> bool:

@@ -78,6 +78,12 @@ class AccountOut(Schema):
     date_joined: dt.datetime
 
     @staticmethod
+    def resolve_display_name(obj: Any) -> str:
+        from .queries import account_name
+
+        return account_name(obj)
+
+    @staticmethod
     def resolve_region_code(obj: Any) -> str | None:
         return obj.region_id
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 import uuid
 from typing import Any
 
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
+from pydantic import field_validator
 
 from medunion.access.policy import Action, require
 from medunion.api import api_actor, problems
@@ -29,15 +31,26 @@ router = Router(tags=["audit"])
 _LINE = r"^[^\x00-\x1f\x7f]*$"
 
 
+_NUMBER = re.compile(r"[+-]?\d+(\.\d*)?([eE][+-]?\d+)?")
+
+
 class EventFilters(Schema):
     actor: str = Field("", max_length=150, pattern=_LINE,
                        description="A user name (exact) or part of a display name.")
     patient: uuid.UUID | None = None
     action: str = Field("", max_length=64, pattern=_LINE,
                         description="An action or a prefix: `patient.` finds every patient action.")
+    # ISO 8601 only: pydantic would otherwise read a bare number as seconds since 1970.
     from_: dt.datetime | None = Field(None, alias="from",
                                       description="From this time (inclusive); without an offset, China time.")
     to: dt.datetime | None = Field(None, description="Until this time (exclusive).")
+
+    @field_validator("from_", "to", mode="before")
+    @classmethod
+    def _iso_only(cls, value: Any) -> Any:
+        if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value.strip())):
+            raise ValueError("use an ISO 8601 time, e.g. 2026-11-24T08:00:00+08:00")
+        return value
 
     def window(self) -> tuple[dt.datetime | None, dt.datetime | None]:
         tz = timezone.get_current_timezone()

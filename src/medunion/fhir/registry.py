@@ -24,6 +24,7 @@ class ResourceType:
     keyset: bool = False  # pages with _cursor (a log that grows while it is read)
     # Who may use this resource type at all; anyone else gets 404 (access.policy.require).
     areas: tuple[Action, ...] = ()
+    patient_data: bool = False  # searches answer only with resources served (and audited)
 
 
 REGISTRY: dict[str, ResourceType] = {}
@@ -32,8 +33,8 @@ REGISTRY: dict[str, ResourceType] = {}
 def register(name: str, documentation: Any, params: list[Param],
              read: Callable[[Actor, str], dict[str, Any]],
              search: Callable[[Actor, SearchRequest], SearchResult], *, keyset: bool = False,
-             areas: tuple[Action, ...] = ()) -> ResourceType:
-    rt = ResourceType(name, documentation, {p.name: p for p in params}, read, search, keyset, areas)
+             areas: tuple[Action, ...] = (), patient_data: bool = False) -> ResourceType:
+    rt = ResourceType(name, documentation, {p.name: p for p in params}, read, search, keyset, areas, patient_data)
     REGISTRY[name] = rt
     return rt
 

@@ -61,6 +61,9 @@ class SearchRequest:
     total: str = ""
     cursor: str = ""  # keyset continuation (types whose handler pages by key)
     link_params: list[tuple[str, str]] = field(default_factory=list)
+    # Patient data: every match the answer tells about must be a resource served (and audited),
+    # so no count-only answers (_count=0 is served as 1) and no total on an empty page.
+    patient_data: bool = False
 
     def has(self, name: str) -> bool:
         return any(c.param.name == name for c in self.criteria)
@@ -96,15 +99,17 @@ def _int(key: str, raw: str, low: int, high: int) -> int:
 
 
 def parse_search(request: HttpRequest, resource_type: str, params: dict[str, Param], *,
-                 keyset: bool = False) -> SearchRequest:
+                 keyset: bool = False, patient_data: bool = False) -> SearchRequest:
     lenient = "handling=lenient" in request.headers.get("Prefer", "").replace(" ", "").lower()
-    sr = SearchRequest(resource_type)
+    sr = SearchRequest(resource_type, patient_data=patient_data)
     errors: dict[str, list[str]] = {}
     for key, raw_values in request.GET.lists():
         raw = raw_values[-1] if raw_values else ""
         if key == "_count":
             # More than the maximum is served as the maximum (the server may page smaller).
             sr.count = min(_int(key, raw, 0, 10**9), COUNT_MAX)
+            if patient_data:
+                sr.count = max(sr.count, 1)
             continue
         if key == "_offset":
             sr.offset = _int(key, raw, 0, OFFSET_MAX)
@@ -327,6 +332,8 @@ def paginate(qs: QuerySet[Any], sr: SearchRequest, *, total_default: str = "accu
     rows = rows[:sr.count]
     if whole is None and not has_next and (rows or sr.offset == 0):
         return rows, sr.offset + len(rows), False
+    if sr.patient_data and not rows:
+        return rows, None, False  # past the last page: no count of patients nobody was shown
     return rows, (None if mode == "none" else counted.count()), has_next
 
 

@@ -33,7 +33,7 @@ def metadata(request: HttpRequest, actor: Actor | None) -> dict[str, Any]:
 def search(request: HttpRequest, actor: Actor, resource_type: str) -> dict[str, Any]:
     rt = _type(resource_type)
     check_area(rt, actor)
-    sr = parse_search(request, rt.name, rt.params, keyset=rt.keyset)
+    sr = parse_search(request, rt.name, rt.params, keyset=rt.keyset, patient_data=rt.patient_data)
     result: SearchResult = rt.search(actor, sr)
     return bundle(request, sr, result)
 

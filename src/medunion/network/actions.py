@@ -316,9 +316,14 @@ def revoke_licence(*, acting: Actor, licence_id: Any, on: Any) -> Licence:
     if lic is None:
         raise NotFound()
     _practitioner(acting, lic.practitioner_id)
+    revoked_on = _date(on, "revoked_on")
     with transaction.atomic():
-        lic.revoked_on = _date(on, "revoked_on")
-        lic.save(update_fields=["revoked_on"])
+        # Revoked once, for good: a second revocation must not move the date (and so bring a lapsed
+        # privilege back for the days in between).
+        n = Licence.objects.filter(pk=lic.pk, revoked_on__isnull=True).update(revoked_on=revoked_on)
+        if not n:
+            raise Conflict(_("This licence was revoked already."))
+        lic.revoked_on = revoked_on
         record(acting, "network.licence.revoke", Verb.UPDATE, obj=lic)
     return lic
 

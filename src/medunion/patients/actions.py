@@ -247,16 +247,31 @@ def revoke_consent(*, acting: Actor, patient_id: Any, consent_id: Any) -> Consen
 
 # --- care team ------------------------------------------------------------------------------
 
+# Roles a clinician may give by hand; the others come with their workflow (registration, a
+# consultation, a referral), which calls add_to_care_team with its own source_type.
+MANUAL_CARE_ROLES = {CareRole.FAMILY_DOCTOR, CareRole.ATTENDING}
+WORKFLOW_SOURCES = {"registration", "consult", "referral", "contract"}
+
+
 def add_to_care_team(*, acting: Actor, patient_id: Any, role: str, practitioner_id: Any = None,
                      team_id: Any = None, source_type: str = "", source_id: str = "") -> CareTeamMember:
-    """Used by registration, family-doctor contracting, consults and referrals."""
+    """Used by registration, family-doctor contracting, consults and referrals, and by clinicians
+    by hand (source_type "page" or "api") for the family doctor or attending clinician.
+
+    Whoever is added sees the record for as long as they stay, so it takes a lasting relationship
+    to the patient (Action.MANAGE_CARE_TEAM: not break-the-glass)."""
     from medunion.access.policy import visible_practitioners, visible_teams
 
     with transaction.atomic():
         # The patient first: someone who may not see them learns nothing from the other checks.
-        patient = access_patient(acting, patient_id, Action.UPDATE_PATIENT, audit=False)
+        patient = access_patient(acting, patient_id, Action.MANAGE_CARE_TEAM, audit=False)
+        # One change to a care team at a time: two clinicians adding the same team at once get one member.
+        Patient.objects.select_for_update().filter(pk=patient.pk).first()
         if role not in CareRole.values:
             raise ValidationFailed(_("Unknown care-team role."), field="role")
+        if role not in MANUAL_CARE_ROLES and source_type not in WORKFLOW_SOURCES:
+            raise ValidationFailed(_("This role is given by its workflow (registration, consultation, referral); "
+                                     "add a family doctor or an attending clinician here."), field="role")
         if bool(practitioner_id) == bool(team_id):
             raise ValidationFailed(_("Name either a practitioner or a team."), field="practitioner")
         if practitioner_id and not visible_practitioners(acting).filter(pk=parse_uuid(practitioner_id)).exists():

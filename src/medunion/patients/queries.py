@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from medunion.access.actor import Actor
 from medunion.access.policy import visible_patients
@@ -117,40 +117,41 @@ def consent_of(patient: Patient, consent_id: Any) -> Consent | None:
 # --- the access log as the patient reads it --------------------------------------------------
 
 _WHAT = {
-    "patient.read": _lazy("viewed your record"),
-    "patient.read_by_qr": _lazy("opened your record with your check-in code"),
-    "patient.search": _lazy("found you in a search"),
-    "patient.list": _lazy("saw you in their list of patients"),
-    "patient.register": _lazy("registered you"),
-    "patient.update": _lazy("changed your details"),
-    "patient.qr.issue": _lazy("issued a new check-in code"),
-    "patient.qr.revoke": _lazy("revoked your check-in code"),
-    "patient.consent.record": _lazy("recorded a consent"),
-    "patient.consent.revoke": _lazy("recorded the withdrawal of a consent"),
-    "patient.consents.read": _lazy("viewed your consents"),
-    "patient.care_team.add": _lazy("added someone to your care team"),
-    "patient.care_team.read": _lazy("viewed your care team"),
-    "patient.break_glass": _lazy("opened emergency access to your record (break-the-glass)"),
-    "patient.access_log.read": _lazy("viewed this access log"),
-    "access.break_glass.review": _lazy("reviewed an emergency access to your record"),
-    "access.break_glass.review_list": _lazy("saw your name in the list of emergency accesses to review"),
-    "account.create": _lazy("created your account"),
-    "account.login": _lazy("signed in"),
+    "patient.read": gettext_lazy("viewed your record"),
+    "patient.read_by_qr": gettext_lazy("opened your record with your check-in code"),
+    "patient.search": gettext_lazy("found you in a search"),
+    "patient.list": gettext_lazy("saw you in their list of patients"),
+    "patient.register": gettext_lazy("registered you"),
+    "patient.update": gettext_lazy("changed your details"),
+    "patient.qr.issue": gettext_lazy("issued a new check-in code"),
+    "patient.qr.revoke": gettext_lazy("revoked your check-in code"),
+    "patient.consent.record": gettext_lazy("recorded a consent"),
+    "patient.consent.revoke": gettext_lazy("recorded the withdrawal of a consent"),
+    "patient.consents.read": gettext_lazy("viewed your consents"),
+    "patient.care_team.add": gettext_lazy("added someone to your care team"),
+    "patient.care_team.read": gettext_lazy("viewed your care team"),
+    "patient.break_glass": gettext_lazy("opened emergency access to your record (break-the-glass)"),
+    "patient.access_log.read": gettext_lazy("viewed this access log"),
+    "access.break_glass.review": gettext_lazy("reviewed an emergency access to your record"),
+    "access.break_glass.review_list": gettext_lazy("saw your name in the list of emergency accesses to review"),
+    "account.create": gettext_lazy("created your account"),
+    "account.login": gettext_lazy("signed in"),
+    "patient.read_id_number": gettext_lazy("viewed your record and your full ID number"),
 }
 _WHAT_BY_VERB = {
-    "create": _lazy("added to your record"),
-    "read": _lazy("viewed your record"),
-    "update": _lazy("changed your record"),
-    "delete": _lazy("removed something from your record"),
-    "search": _lazy("found you in a search"),
-    "execute": _lazy("acted on your record"),
-    "export": _lazy("exported data about you"),
+    "create": gettext_lazy("added to your record"),
+    "read": gettext_lazy("viewed your record"),
+    "update": gettext_lazy("changed your record"),
+    "delete": gettext_lazy("removed something from your record"),
+    "search": gettext_lazy("found you in a search"),
+    "execute": gettext_lazy("acted on your record"),
+    "export": gettext_lazy("exported data about you"),
 }
 _PURPOSE = {
-    "treatment": _lazy("care"),
-    "break_glass": _lazy("emergency access"),
-    "operations": _lazy("administration"),
-    "audit": _lazy("audit review"),
+    "treatment": gettext_lazy("care"),
+    "break_glass": gettext_lazy("emergency access"),
+    "operations": gettext_lazy("administration"),
+    "audit": gettext_lazy("audit review"),
 }
 
 
@@ -166,46 +167,67 @@ class AccessLogEntry:
     action: str
     refused: bool
     by_you: bool
+    title: str = ""
+    surface: str = ""
+    emergency: bool = False  # under break-the-glass
+
+
+_SURFACES = {
+    "page": gettext_lazy("web page"), "api": gettext_lazy("app or system (API)"),
+    "fhir": gettext_lazy("hospital system (FHIR)"), "cli": gettext_lazy("platform command"),
+    "admin": gettext_lazy("back office"),
+}
 
 
 def readable_access_log(patient: Patient, *, viewer_user_id: uuid.UUID | None = None, limit: int = 50,
-                        before: int | None = None) -> list[AccessLogEntry]:
-    """Who did what with this patient's record, newest first, in words a patient reads.
+                        before: int | None = None, others_only: bool = False) -> list[AccessLogEntry]:
+    """Who did what with this patient's record, newest first, in words a patient reads — the one
+    rendering of the access log, for the patient's page and for the API.
 
     Keyset paging: ``before`` is the ``seq`` of the last entry of the previous page. Two queries
-    whatever the page size: the events, then the organisations of the clinicians among them.
+    whatever the page size: the events, then the organisations and titles of the clinicians among
+    them. ``others_only`` leaves out the viewer's own visits (they are in the log all the same).
     """
     from medunion.accounts.models import Role
     from medunion.audit.models import AuditEvent, Outcome
+    from medunion.network.codes import Title
     from medunion.network.models import PracticeSite
 
     qs = AuditEvent.objects.filter(patient_id=patient.pk)
     if before is not None:
         qs = qs.filter(seq__lt=before)
+    if others_only and viewer_user_id is not None:
+        qs = qs.exclude(actor_id=viewer_user_id)
     events = list(qs.order_by("-seq")[:limit])
     actor_ids = {e.actor_id for e in events if e.actor_id}
     orgs: dict[uuid.UUID, str] = {}
+    titles: dict[uuid.UUID, str] = {}
     if actor_ids:
         sites = (PracticeSite.objects.filter(practitioner__user__id__in=actor_ids, active=True)
-                 .order_by("-primary", "created_at").values_list("practitioner__user__id", "organisation__name"))
-        for user_id, org_name in sites:
+                 .order_by("-primary", "created_at")
+                 .values_list("practitioner__user__id", "organisation__name", "practitioner__title"))
+        for user_id, org_name, title in sites:
             orgs.setdefault(user_id, org_name)
+            titles.setdefault(user_id, str(Title(title).label) if title in Title.values else "")
     roles = dict(Role.choices)
-    system = str(_lazy("the platform"))
+    system = str(gettext_lazy("the platform"))
     out = []
     for e in events:
-        what = _WHAT.get(e.action) or _WHAT_BY_VERB.get(e.verb) or _lazy("accessed your record")
+        what = _WHAT.get(e.action) or _WHAT_BY_VERB.get(e.verb) or gettext_lazy("accessed your record")
         refused = e.outcome == Outcome.DENIED
         out.append(AccessLogEntry(
             seq=e.seq, at=e.at,
             who=e.actor_display if e.actor_id else system,
             role=str(roles.get(e.actor_role, "")) if e.actor_id else "",
             organisation=orgs.get(e.actor_id, "") if e.actor_id else "",
-            what=(str(_lazy("tried to open your record and was refused")) if refused and e.verb == "read"
+            what=(str(gettext_lazy("tried to open your record and was refused")) if refused and e.verb == "read"
                   else str(what)),
             purpose=str(_PURPOSE.get(e.purpose, e.purpose)),
             action=e.action,
             refused=refused,
             by_you=viewer_user_id is not None and e.actor_id == viewer_user_id,
+            title=titles.get(e.actor_id, "") if e.actor_id else "",
+            surface=str(_SURFACES.get(e.surface, e.surface)),
+            emergency=e.purpose == "break_glass",
         ))
     return out

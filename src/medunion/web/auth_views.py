@@ -3,8 +3,6 @@ factor, and the account page (password, second factor, API tokens)."""
 
 from __future__ import annotations
 
-import time
-
 import segno
 from django import forms
 from django.contrib import messages
@@ -73,7 +71,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
             if isinstance(user, User):
                 if not user.has_mfa:
                     return _finish_login(request, user, _next_url(request))
-                request.session[_PENDING] = {"user": str(user.pk), "at": time.time(), "next": _next_url(request)}
+                request.session[_PENDING] = {"user": str(user.pk), "at": clock.now().timestamp(), "next": _next_url(request)}
                 return redirect("web:login_code")
             form.add_error(None, _("The user name or password is wrong."))
             status = 401
@@ -84,7 +82,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
 
 def _pending_user(request: HttpRequest) -> User | None:
     pending = request.session.get(_PENDING)
-    if not pending or time.time() - pending.get("at", 0) > PENDING_SECONDS:
+    if not pending or clock.now().timestamp() - pending.get("at", 0) > PENDING_SECONDS:
         return None
     return User.objects.filter(pk=pending["user"], is_active=True).first()
 
@@ -160,14 +158,15 @@ def account(request: HttpRequest) -> HttpResponse:
         actor = request.actor  # type: ignore[attr-defined]
         if request.POST.get("form") == "password":
             if password_form.is_valid():
-                password_form.save()
-                update_session_auth_hash(request, password_form.user)
-                from medunion.audit.actions import record
-                from medunion.audit.models import Verb
-
-                record(actor, "account.password.change", Verb.UPDATE, obj=user)
-                messages.success(request, _("Your password has been changed."))
-                return redirect("web:account")
+                try:
+                    changed = accounts.set_own_password(acting=actor,
+                                                        new_password=password_form.cleaned_data["new_password1"])
+                except DomainError as exc:
+                    apply_error(password_form, exc)
+                else:
+                    update_session_auth_hash(request, changed)
+                    messages.success(request, _("Your password has been changed."))
+                    return redirect("web:account")
             status = 422
         elif request.POST.get("form") == "revoke":
             try:

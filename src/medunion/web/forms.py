@@ -85,13 +85,16 @@ class SearchForm(forms.Form):
 
 
 class BreakGlassForm(forms.Form):
+    once = OnceField()
     id_number = forms.CharField(widget=forms.HiddenInput, max_length=22)
     reason = forms.CharField(label=_("Clinical reason"), max_length=2000,
                              widget=forms.Textarea(attrs={"rows": 2}),
-                             help_text=_("Recorded, shown to the patient, and reviewed by your coordinator."))
+                             help_text=_("Recorded and reviewed by your coordinator; the patient sees that their "
+                                         "record was opened in an emergency."))
 
 
 class ConsentForm(forms.Form):
+    once = OnceField()
     scope = forms.ChoiceField(label=_("What is shared"), choices=ConsentScope.choices)
     permit = forms.TypedChoiceField(label=_("Decision"), coerce=lambda v: v == "1", initial="1",
                                     choices=[("1", _("agrees")), ("0", _("refuses"))])

@@ -6,18 +6,14 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.functional import Promise
-from django.utils.translation import gettext_lazy as _
 
 from medunion.access.loaders import access_patient, access_practitioner
-from medunion.access.policy import Action, can, region_prefix, visible_audit
-from medunion.accounts.queries import who_is
-from medunion.audit.actions import record
-from medunion.audit.models import Verb
+from medunion.access.policy import Action, can, region_prefix
+from medunion.core.errors import NotFound
 from medunion.network.queries import network_figures, practitioner_profile, region_names
 from medunion.patients import queries as pq
 
-from .common import paginate, patient_page, signed_in
+from .common import patient_page, signed_in
 from .forms import SearchForm
 from .patients import _qr_svg
 
@@ -39,10 +35,12 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def _clinician_home(request: HttpRequest, actor: Any) -> HttpResponse:
-    me = access_practitioner(actor, actor.practitioner_id)
+    try:
+        profile = practitioner_profile(actor, access_practitioner(actor, actor.practitioner_id))
+    except NotFound:
+        profile = None  # no active practice site in a consortium (yet, or any more)
     return render(request, "web/home_clinician.html", {
-        "profile": practitioner_profile(actor, me), "patients": pq.my_patients(actor, limit=20),
-        "search": SearchForm(), "nav": "home"})
+        "profile": profile, "patients": pq.my_patients(actor, limit=20), "search": SearchForm(), "nav": "home"})
 
 
 def _patient_home(request: HttpRequest, actor: Any) -> HttpResponse:
@@ -62,55 +60,17 @@ def _commission_home(request: HttpRequest, actor: Any) -> HttpResponse:
         **network_figures(actor), "townships": townships, "n_patients": sum(r["n"] for r in rows), "nav": "home"})
 
 
-# What a patient reads in their access log, by audit action.
-ACTION_LABELS: dict[str, str | Promise] = {
-    "patient.register": _("registered you"),
-    "patient.read": _("opened your record"),
-    "patient.read_id_number": _("opened your record and viewed your full ID number"),
-    "patient.read_by_qr": _("opened your record with your check-in code"),
-    "patient.search": _("found you in a search"),
-    "patient.list": _("saw you in their patient list"),
-    "patient.update": _("changed your details"),
-    "patient.break_glass": _("opened your record in an emergency (break-the-glass)"),
-    "patient.qr.issue": _("issued a new check-in code"),
-    "patient.qr.revoke": _("revoked your check-in code"),
-    "patient.consent.record": _("recorded your consent"),
-    "patient.consent.revoke": _("recorded that you withdrew a consent"),
-    "patient.care_team.add": _("added someone to your care team"),
-    "access.break_glass.review": _("reviewed an emergency access to your record"),
-    "access.break_glass.review_list": _("saw an emergency access to your record for review"),
-    "account.create": _("created your account"),
-    "account.login": _("signed in to your account"),
-}
-SURFACE_LABELS: dict[str, str | Promise] = {
-    "page": _("web page"), "api": _("app or system (API)"), "fhir": _("hospital system (FHIR)"),
-    "cli": _("platform command"), "admin": _("back office"),
-}
-
-
-def describe(events: list[Any]) -> list[dict[str, Any]]:
-    people = who_is(e.actor_id for e in events)
-    rows = []
-    for e in events:
-        who = people.get(e.actor_id) if e.actor_id else None
-        system = e.actor_id is None and e.actor_display.startswith("system:")
-        rows.append({
-            "at": e.at, "who": who.name if who else (_("the MedUnion platform") if system else e.actor_display or "—"),
-            "role": who.role if who else "", "title": who.title if who else "",
-            "organisation": who.organisation if who else "",
-            "what": ACTION_LABELS.get(e.action, e.action), "surface": SURFACE_LABELS.get(e.surface, e.surface),
-            "denied": e.outcome != "success", "emergency": e.purpose == "break_glass",
-        })
-    return rows
-
-
 @patient_page
 def access_log(request: HttpRequest) -> HttpResponse:
+    """Who else opened, found or changed my record: newest first, 50 at a time (older pages by
+    the ``before`` link). Reading it is itself recorded."""
     actor = request.actor  # type: ignore[attr-defined]
-    # Your own visits are recorded too, but this page answers "who else".
-    events = visible_audit(actor).filter(patient_id=actor.patient_id).exclude(actor_id=actor.user_id)
-    page = paginate(request, events.order_by("-seq"))
-    rows = describe(list(page.object_list))
-    record(actor, "patient.access_log.read", Verb.READ, object_type="patients.patient",
-           object_id=str(actor.patient_id), patient_id=actor.patient_id, detail={"page": page.number})
-    return render(request, "web/access_log.html", {"page": page, "rows": rows, "nav": "access_log"})
+    patient = access_patient(actor, actor.patient_id, audit_action="patient.access_log.read")
+    before = request.GET.get("before", "")
+    rows = pq.readable_access_log(patient, viewer_user_id=actor.user_id, limit=PAGE + 1,
+                                  before=int(before) if before.isdigit() else None, others_only=True)
+    older = rows[PAGE - 1].seq if len(rows) > PAGE else None  # where the next page starts
+    return render(request, "web/access_log.html", {"rows": rows[:PAGE], "older": older, "nav": "access_log"})
+
+
+PAGE = 50

@@ -53,7 +53,9 @@ def _organisations(actor: Any) -> list[Any]:
 @clinician_page
 def search(request: HttpRequest) -> HttpResponse:
     actor = request.actor  # type: ignore[attr-defined]
-    form = SearchForm(request.GET or None)
+    # The forms post: ID and phone numbers stay out of the address bar, the history of a shared
+    # phone and the server's logs. A plain link with ?q= still works.
+    form = SearchForm(request.POST if request.method == "POST" else (request.GET or None))
     results: list[Any] = []
     query = kind = ""
     glass = None
@@ -64,7 +66,7 @@ def search(request: HttpRequest) -> HttpResponse:
         results = pq.search_patients(actor, query)
         kind = pq.classify_query(query) if query else ""
         if kind == "id_number" and not results:
-            glass = BreakGlassForm(initial={"id_number": query})
+            glass = BreakGlassForm(initial={"id_number": query, "once": fresh_once()})
     return render(request, "web/patients/search.html", {
         "form": form, "results": results, "query": query, "kind": kind, "glass": glass, "nav": "patients",
     })
@@ -72,10 +74,11 @@ def search(request: HttpRequest) -> HttpResponse:
 
 @clinician_page
 def check_in(request: HttpRequest, token: str) -> HttpResponse:
-    """Where the check-in QR code leads: the patient's page, if this clinician may see them."""
+    """Where the check-in QR code leads: the patient's page, if this clinician may see them (one
+    read, recorded as a check-in)."""
     actor = request.actor  # type: ignore[attr-defined]
     patient = pa.find_by_qr(acting=actor, token=token)
-    return redirect("web:patient", patient_id=patient.pk)
+    return render(request, "web/patients/patient.html", {**_context(request, patient), "checked_in": True})
 
 
 @clinician_page
@@ -133,7 +136,8 @@ def _context(request: HttpRequest, patient: Any, **forms: Any) -> dict[str, Any]
         "care_team": pq.care_team_of(patient), "consents": pq.consents_of(patient),
         "qr": qr, "qr_svg": _qr_svg(request, qr.token) if qr else "",
         "can_edit": can(actor, Action.UPDATE_PATIENT, patient),
-        "consent_form": forms.get("consent_form") or ConsentForm(consortia=consortia),
+        "can_manage_care": can(actor, Action.MANAGE_CARE_TEAM, patient),
+        "consent_form": forms.get("consent_form") or ConsentForm(consortia=consortia, initial={"once": fresh_once()}),
         "care_form": forms.get("care_form") or (CareTeamForm(teams=teams) if teams else None),
         "today": clock.today(), "nav": "patients",
     }
@@ -162,7 +166,8 @@ def patient(request: HttpRequest, patient_id: Any) -> HttpResponse:
 @clinician_page
 def edit(request: HttpRequest, patient_id: Any) -> HttpResponse:
     actor = request.actor  # type: ignore[attr-defined]
-    p = access_patient(actor, patient_id, Action.UPDATE_PATIENT)
+    # A save is audited by the update itself; only showing the form is a read of its own.
+    p = access_patient(actor, patient_id, Action.UPDATE_PATIENT, audit=request.method != "POST")
     regions = home_regions(actor.org_ids | {p.registered_at_id})
     status = 200
     if request.method == "POST":
@@ -192,8 +197,8 @@ def _post_action(request: HttpRequest, patient_id: Any, work: Any, done: str) ->
     try:
         work()
     except DomainError as exc:
-        if exc.status == 404:
-            raise
+        if exc.status in (403, 404):
+            raise  # not this clinician's to do: the error page, not a message
         messages.warning(request, str(exc.message))
     else:
         messages.success(request, done)
@@ -209,9 +214,12 @@ def consent(request: HttpRequest, patient_id: Any) -> HttpResponse:
         p = access_patient(actor, patient_id)
         return render(request, "web/patients/patient.html", _context(request, p, consent_form=form), status=422)
     data = form.cleaned_data
-    return _post_action(request, patient_id, lambda: pa.record_consent(
-        acting=actor, patient_id=patient_id, scope=data["scope"], permit=data["permit"],
-        consortium_id=data["consortium"] or None, valid_until=data["valid_until"]), _("The consent is recorded."))
+    return _post_action(request, patient_id, lambda: run_once(
+        request, actor, "patients.consent", data["once"], {**data, "patient": str(patient_id)},
+        lambda: {"id": str(pa.record_consent(
+            acting=actor, patient_id=patient_id, scope=data["scope"], permit=data["permit"],
+            consortium_id=data["consortium"] or None, valid_until=data["valid_until"]).pk)}),
+        _("The consent is recorded."))
 
 
 @clinician_page
@@ -281,13 +289,14 @@ def break_glass(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            grant = access_actions.break_glass_by_id_number(acting=actor, id_number=data["id_number"],
-                                                            reason=data["reason"])
+            result, _replayed = run_once(request, actor, "access.break_glass", data["once"], data, lambda: {
+                "patient": str(access_actions.break_glass_by_id_number(
+                    acting=actor, id_number=data["id_number"], reason=data["reason"]).patient_id)})
         except DomainError as exc:
             apply_error(form, exc)
         else:
             # The patient's page says until when the access is open, and that it will be reviewed.
-            return redirect("web:patient", patient_id=grant.patient_id)
+            return redirect("web:patient", patient_id=result["patient"])
     query = form.data.get("id_number", "")
     return render(request, "web/patients/search.html", {
         "form": SearchForm(initial={"q": query}), "results": [], "query": query, "kind": "id_number",

@@ -110,11 +110,16 @@ def _outcome(qs: QuerySet[Any], values: list[str], modifier: str) -> QuerySet[An
     return qs.filter(outcome__in=found) if found else qs.none()
 
 
-def _accounts(events: list[AuditEvent]) -> dict[Any, AccountLink]:
+def _accounts(actor: Actor, events: list[AuditEvent]) -> dict[Any, AccountLink]:
+    """The actors' linked records. User names (sign-in names, which the lockout counts by) are
+    shown only to the audit administrator: a patient or coordinator reading the log gets names
+    and records, not a list of accounts to lock out or guess at."""
     ids = {e.actor_id for e in events if e.actor_id}
     if not ids:
         return {}
-    return {pk: AccountLink(username, practitioner_id, patient_id) for pk, username, practitioner_id, patient_id
+    show_username = actor.role == "auditadmin" or actor.system
+    return {pk: AccountLink(username if show_username else "", practitioner_id, patient_id)
+            for pk, username, practitioner_id, patient_id
             in User.objects.filter(pk__in=ids).values_list("pk", "username", "practitioner_id", "patient_id")}
 
 
@@ -124,7 +129,7 @@ def read_audit_event(actor: Actor, rid: str) -> dict[str, Any]:
     if event is None:
         raise NotFound()
     record(actor, "audit.read", Verb.READ, object_type="audit.auditevent", object_id=str(event.uid), purpose="audit")
-    return audit_event(event, _accounts([event]))
+    return audit_event(event, _accounts(actor, [event]))
 
 
 def _cursor(sr: SearchRequest) -> int | None:
@@ -144,7 +149,7 @@ def search_audit_event(actor: Actor, sr: SearchRequest) -> SearchResult:
     rows, total, has_next = paginate(page_qs, sr, total_default="none", whole=qs if before is not None else None)
     record(actor, "audit.search", Verb.SEARCH, object_type="audit.auditevent", purpose="audit",
            detail={"filters": sr.summary(), "offset": sr.offset, "results": len(rows)})
-    accounts = _accounts(rows)
+    accounts = _accounts(actor, rows)
     return SearchResult([audit_event(e, accounts) for e in rows], total, has_next,
                         next_cursor=str(rows[-1].seq) if has_next and rows else None)
 

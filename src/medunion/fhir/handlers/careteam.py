@@ -144,4 +144,4 @@ def search_care_team(actor: Actor, sr: SearchRequest) -> SearchResult:
 register("CareTeam", _("Network teams (MDT, specialty group, family-doctor team), and each visible patient's "
                        "care team (id pt-<patient id>, found by patient or subject; audited)."),
          CARE_TEAM_PARAMS, read_care_team, search_care_team,
-         areas=(Action.VIEW_NETWORK, Action.SEARCH_PATIENTS))
+         areas=(Action.VIEW_NETWORK, Action.SEARCH_PATIENTS), patient_data=True)

@@ -97,7 +97,8 @@ def search_patient(actor: Actor, sr: SearchRequest) -> SearchResult:
 
 register("Patient", _("Patients the actor may see (registered at their organisation, in their care team, "
                       "or by break-the-glass). Every patient served is recorded in the audit log."),
-         PATIENT_PARAMS, read_patient, search_patient, areas=(Action.SEARCH_PATIENTS,))
+         PATIENT_PARAMS, read_patient, search_patient, areas=(Action.SEARCH_PATIENTS,),
+         patient_data=True)
 
 
 # --- Consent -------------------------------------------------------------------------------------------
@@ -148,4 +149,4 @@ register("Consent", _("The consents of the patients the actor may see: what is s
     Param("category", "token", _("The MedUnion consent scope (consent-scope code system), or LOINC 59284-0 "
                                  "for every consent."), _category),
     date_param("date", "created_at", _("When the consent was recorded.")),
-], read_consent, search_consent, areas=(Action.SEARCH_PATIENTS,))
+], read_consent, search_consent, areas=(Action.SEARCH_PATIENTS,), patient_data=True)

@@ -110,7 +110,7 @@ def audit_event(event: AuditEvent, accounts: dict[Any, AccountLink]) -> dict[str
         "who": _who(event, link),
         "requestor": not event.on_behalf_of,
     }
-    if link:
+    if link and link.username:
         agent["altId"] = link.username
     if event.actor_display:
         agent["name"] = event.actor_display
