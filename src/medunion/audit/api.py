@@ -6,13 +6,12 @@ Every search, export and verification is itself recorded (purpose ``audit``).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import re
 import uuid
 from typing import Any
 
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from pydantic import field_validator
@@ -22,9 +21,9 @@ from medunion.api import api_actor, problems
 from medunion.core import clock
 
 from .actions import record
+from .export import csv_download, verify_recorded
 from .models import Outcome, Verb
-from .queries import Echo, csv_rows, filter_events, filters_detail, head
-from .verify import verify_chain
+from .queries import filter_events, filters_detail, head
 
 router = Router(tags=["audit"])
 
@@ -127,10 +126,7 @@ def verify(request: HttpRequest):
     actor = api_actor(request)
     require(actor, Action.EXPORT_AUDIT, visible=False)
     top = head()
-    result = verify_chain()
-    record(actor, "audit.verify", Verb.EXECUTE, object_type="audit.auditevent", purpose="audit",
-           outcome=Outcome.SUCCESS if result.ok else Outcome.FAILURE,
-           detail={"ok": result.ok, "checked": result.checked, "broken_seq": result.broken_seq})
+    result = verify_recorded(actor)
     return {"ok": result.ok, "checked": result.checked, "broken_seq": result.broken_seq, "reason": result.reason,
             "head_seq": top[0] if top else None, "head_hash": top[1] if top else None, "verified_at": clock.now()}
 
@@ -145,12 +141,4 @@ _CSV_DOC["responses"][200] = {"description": "The matching events, oldest first,
 def export_csv(request: HttpRequest, filters: Query[EventFilters]):
     actor = api_actor(request)
     require(actor, Action.EXPORT_AUDIT, visible=False)
-    qs = _filtered(request, filters).order_by("seq")
-    record(actor, "audit.export", Verb.EXPORT, object_type="audit.auditevent", purpose="audit",
-           detail={"filters": filters.recorded(), "rows": qs.count(), "format": "csv"})
-    writer = csv.writer(Echo())
-    response = StreamingHttpResponse((writer.writerow(row) for row in csv_rows(qs)),
-                                     content_type="text/csv; charset=utf-8")
-    stamp = clock.now().astimezone(timezone.get_current_timezone()).strftime("%Y%m%d-%H%M%S")
-    response["Content-Disposition"] = f'attachment; filename="medunion-audit-{stamp}.csv"'
-    return response
+    return csv_download(actor, _filtered(request, filters), filters.recorded())

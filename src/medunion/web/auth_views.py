@@ -19,7 +19,8 @@ from django.views.decorators.http import require_POST
 
 from medunion.access.loaders import parse_uuid
 from medunion.accounts import actions as accounts
-from medunion.accounts.models import ApiToken, User
+from medunion.accounts.models import User
+from medunion.accounts.queries import live_tokens
 from medunion.core import clock
 from medunion.core.errors import DomainError
 
@@ -176,7 +177,6 @@ def account(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, _("The token has been revoked."))
             return redirect("web:account")
-    tokens = list(ApiToken.objects.filter(user=user, revoked_at__isnull=True, expires_at__gt=clock.now())
-                  .order_by("-created_at")[:20])
+    tokens = live_tokens(user)
     return render(request, "web/account.html", {"password_form": password_form, "tokens": tokens,
                                                 "nav": "account"}, status=status)

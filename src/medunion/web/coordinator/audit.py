@@ -5,24 +5,21 @@ Every search and every export is itself recorded in the audit log (purpose ``aud
 
 from __future__ import annotations
 
-import csv
 from typing import Any
 
 from django import forms
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from medunion.access.policy import Action, can, require
 from medunion.audit.actions import record
-from medunion.audit.models import Outcome, Verb
-from medunion.audit.queries import Echo, csv_rows, filters_detail, search_events
-from medunion.audit.verify import verify_chain
-from medunion.core import clock
+from medunion.audit.export import csv_download, verify_recorded
+from medunion.audit.models import Verb
+from medunion.audit.queries import filters_detail, search_events
 
 from .common import audit_page, guarded, paginate, query_without_page
 from .forms import DateInput
@@ -89,24 +86,14 @@ def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     if form.is_bound and not form.is_valid():
         return redirect(f"{reverse('web:coord:audit')}?{request.GET.urlencode()}")
     data = form.cleaned_data if form.is_bound else {}
-    qs = search_events(actor, data).order_by("seq")
-    record(actor, "audit.export", Verb.EXPORT, object_type="audit.auditevent", purpose="audit",
-           detail={"filters": filters_detail(data), "rows": qs.count(), "format": "csv"})
-    writer = csv.writer(Echo())
-    response = StreamingHttpResponse((writer.writerow(row) for row in csv_rows(qs)), content_type="text/csv; charset=utf-8")
-    stamp = clock.now().astimezone(timezone.get_current_timezone()).strftime("%Y%m%d-%H%M%S")
-    response["Content-Disposition"] = f'attachment; filename="medunion-audit-{stamp}.csv"'
-    return response
+    return csv_download(actor, search_events(actor, data), filters_detail(data))
 
 
 @export_page
 @require_POST
 def audit_verify(request: HttpRequest) -> HttpResponse:
     actor = request.actor  # type: ignore[attr-defined]
-    result = verify_chain()
-    record(actor, "audit.verify", Verb.EXECUTE, object_type="audit.auditevent", purpose="audit",
-           outcome=Outcome.SUCCESS if result.ok else Outcome.FAILURE,
-           detail={"ok": result.ok, "checked": result.checked, "broken_seq": result.broken_seq})
+    result = verify_recorded(actor)
     request.session[_SESSION_KEY] = {"ok": result.ok, "checked": result.checked, "broken_seq": result.broken_seq,
                                      "reason": result.reason}
     return redirect("web:coord:audit")
