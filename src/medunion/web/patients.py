@@ -244,8 +244,18 @@ def care_team_add(request: HttpRequest, patient_id: Any) -> HttpResponse:
         source_type="page"), _("The team now looks after this patient."))
 
 
-def _after_qr(actor: Any, patient_id: Any) -> HttpResponse:
-    """Clinicians go back to the patient's page; a patient to their own home."""
+def _qr_change(request: HttpRequest, patient_id: Any, work: Any, done: str) -> HttpResponse:
+    """Issue or revoke a check-in code; clinicians go back to the patient's page, a patient to
+    their own home."""
+    actor = request.actor  # type: ignore[attr-defined]
+    try:
+        work(actor)
+    except DomainError as exc:
+        if exc.status in (403, 404):
+            raise
+        messages.warning(request, str(exc.message))
+    else:
+        messages.success(request, done)
     if actor.is_practitioner:
         return redirect("web:patient", patient_id=parse_uuid(patient_id))
     return redirect("web:home")
@@ -254,31 +264,15 @@ def _after_qr(actor: Any, patient_id: Any) -> HttpResponse:
 @signed_in
 @require_POST
 def qr_issue(request: HttpRequest, patient_id: Any) -> HttpResponse:
-    actor = request.actor  # type: ignore[attr-defined]
-    try:
-        pa.issue_qr_token(acting=actor, patient_id=patient_id)
-    except DomainError as exc:
-        if exc.status == 404:
-            raise
-        messages.warning(request, str(exc.message))
-    else:
-        messages.success(request, _("A new check-in code is issued; the previous one no longer works."))
-    return _after_qr(actor, patient_id)
+    return _qr_change(request, patient_id, lambda actor: pa.issue_qr_token(acting=actor, patient_id=patient_id),
+                      _("A new check-in code is issued; the previous one no longer works."))
 
 
 @signed_in
 @require_POST
 def qr_revoke(request: HttpRequest, patient_id: Any) -> HttpResponse:
-    actor = request.actor  # type: ignore[attr-defined]
-    try:
-        pa.revoke_qr_token(acting=actor, patient_id=patient_id)
-    except DomainError as exc:
-        if exc.status == 404:
-            raise
-        messages.warning(request, str(exc.message))
-    else:
-        messages.success(request, _("The check-in code is revoked."))
-    return _after_qr(actor, patient_id)
+    return _qr_change(request, patient_id, lambda actor: pa.revoke_qr_token(acting=actor, patient_id=patient_id),
+                      _("The check-in code is revoked."))
 
 
 @clinician_page

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Prefetch, Q
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -22,7 +21,7 @@ from medunion.core.errors import DomainError, NotFound, ValidationFailed
 from medunion.network import actions as net
 from medunion.network.codes import Privilege
 from medunion.network.models import PracticeSite
-from medunion.network.queries import privilege_status
+from medunion.network.queries import privilege_status, search_practitioners
 
 from .common import apply_error, coordinator_page, my_consortia, paginate, query_without_page
 from .forms import (
@@ -42,32 +41,16 @@ CREDENTIAL_LABELS = {
 }
 
 
-def _sites_prefetch(actor: Actor) -> Prefetch:
-    """Only the sites at organisations this coordinator can see (never another consortium's)."""
-    sites = (PracticeSite.objects.filter(organisation__in=visible_organisations(actor).values("pk"), active=True)
-             .select_related("organisation", "department").order_by("-primary", "organisation__code"))
-    return Prefetch("sites", queryset=sites, to_attr="visible_sites")
-
-
 @coordinator_page
 def practitioners(request: HttpRequest) -> HttpResponse:
     actor = request.actor  # type: ignore[attr-defined]
     form = PractitionerFilterForm(actor, request.GET or None)
-    qs = visible_practitioners(actor)
     if form.is_bound and not form.is_valid():
-        qs = qs.none()
-    elif form.is_bound:
-        data = form.cleaned_data
-        if data["q"].strip():
-            q = data["q"].strip()
-            qs = qs.filter(Q(name__icontains=q) | Q(licence_number__icontains=q))
-        if data["organisation"]:
-            qs = qs.filter(sites__organisation_id=data["organisation"], sites__active=True)
-        if data["specialty"]:
-            qs = qs.filter(specialties__specialty=data["specialty"])
-        if data["title"]:
-            qs = qs.filter(title=data["title"])
-    qs = qs.order_by("name", "licence_number").prefetch_related("specialties", _sites_prefetch(actor))
+        qs = visible_practitioners(actor).none()
+    else:
+        data = form.cleaned_data if form.is_bound else {}
+        qs = search_practitioners(actor, q=data.get("q") or "", organisation_id=data.get("organisation") or None,
+                                  specialty=data.get("specialty") or "", title=data.get("title") or "")
     page = paginate(request, qs)
     return render(request, "web/coordinator/practitioners.html", {
         "form": form, "page": page, "query": query_without_page(request.GET), "nav": "practitioners",

@@ -6,18 +6,18 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.db.models import Case, Count, IntegerField, Prefetch, Q, Value, When
+from django.db.models import Case, IntegerField, Q, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from medunion.access.loaders import access_team
-from medunion.access.policy import Action, visible_practitioners, visible_teams
+from medunion.access.policy import Action, visible_practitioners
 from medunion.core.errors import DomainError
 from medunion.network import actions as net
 from medunion.network.codes import TeamKind, TeamRole
-from medunion.network.models import TeamMember
+from medunion.network.queries import search_teams
 
 from .common import apply_error, consortium_choices, coordinator_page, paginate, query_without_page
 from .forms import BLANK, RemoveMemberForm, TeamForm, TeamMemberForm
@@ -53,20 +53,9 @@ def teams(request: HttpRequest) -> HttpResponse:
         form = TeamForm(actor)
     filters = TeamFilterForm(request.GET or None, auto_id="id_filter_%s")
     filters.fields["consortium"].choices = BLANK + consortium_choices(actor)  # type: ignore[attr-defined]
-    leads = TeamMember.objects.filter(role=TeamRole.LEAD).select_related("practitioner")
-    qs = (visible_teams(actor).filter(consortium_id__in=list(actor.coordinated_ids))
-          .select_related("consortium", "organisation")
-          .annotate(n_members=Count("members", distinct=True))
-          .prefetch_related(Prefetch("members", queryset=leads, to_attr="leads"))
-          .order_by("-active", "name"))
-    if filters.is_bound and filters.is_valid():
-        data = filters.cleaned_data
-        if data["q"].strip():
-            qs = qs.filter(name__icontains=data["q"].strip())
-        if data["kind"]:
-            qs = qs.filter(kind=data["kind"])
-        if data["consortium"]:
-            qs = qs.filter(consortium_id=data["consortium"])
+    data = filters.cleaned_data if filters.is_bound and filters.is_valid() else {}
+    qs = search_teams(actor, consortium_id=data.get("consortium") or None, kind=data.get("kind") or "",
+                      q=data.get("q") or "").filter(consortium_id__in=list(actor.coordinated_ids))
     return render(request, "web/coordinator/teams.html", {
         "form": form, "filters": filters, "page": paginate(request, qs), "query": query_without_page(request.GET),
         "nav": "teams",
