@@ -84,9 +84,12 @@ test: debian-packages $(STAMP_DEV)
 # CI=1: browser tests fail, rather than skip, when Chromium is missing.
 test-sqlite test-pg: export CI := 1
 
+# A file, not SQLite's in-memory test database: WAL and the busy timeout then work as in
+# production, and a background thread (the import job) can write while a page reads.
 test-sqlite: $(STAMP_DEV)
 	@echo "=== tests on SQLite ==="
-	env -u DATABASE_URL $(PYTEST)
+	@mkdir -p var
+	env -u DATABASE_URL MEDUNION_SQLITE_TEST_PATH=$(CURDIR)/var/test.sqlite3 $(PYTEST)
 
 test-pg: $(STAMP_DEV)
 	@echo "=== tests on PostgreSQL ==="
