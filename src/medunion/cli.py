@@ -1,9 +1,10 @@
-"""The ``medunion`` command: serve, demo, migrate, createadmin, import-practitioners, audit …"""
+"""The ``medunion`` command: serve, worker, demo, migrate, createadmin, import-practitioners, audit …"""
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 from collections.abc import Sequence
 
@@ -65,9 +66,84 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "--timeout", "60"]
     from gunicorn.app.wsgiapp import run
 
+    worker = None if args.no_worker else _start_worker()
     sys.argv = argv
-    run()
+    try:
+        run()
+    finally:
+        _stop_worker(worker)
     return 0
+
+
+def _start_worker() -> subprocess.Popen[bytes]:
+    """`medunion worker` beside the web server; it exits when the server does."""
+    return subprocess.Popen([sys.executable, "-m", "medunion.cli", "worker", "--parent-pid", str(os.getpid())])
+
+
+def _stop_worker(worker: subprocess.Popen[bytes] | None) -> None:
+    if worker is None or worker.poll() is not None:
+        return
+    worker.terminate()
+    try:
+        worker.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Background work in rounds: escalate overdue consultations. Database connections are
+    closed between rounds; SIGTERM ends the loop after the current round."""
+    _setup()
+    import logging
+    import signal
+    import time
+
+    from django.conf import settings
+    from django.db import connections
+
+    from medunion.consults.escalation import escalate_overdue
+
+    log = logging.getLogger("medunion.worker")
+    interval = args.interval if args.interval is not None else settings.MEDUNION_WORKER_INTERVAL
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    if not args.once:
+        print(f"worker: escalating overdue consultations every {interval}s", flush=True)
+    while True:
+        try:
+            n = escalate_overdue()
+            if n or args.once:
+                print(f"worker: {n} consultation(s) escalated", flush=True)
+        except Exception:  # noqa: BLE001 - logged; the next round tries again
+            log.exception("worker round failed")
+            if args.once:
+                return 1
+        finally:
+            for conn in connections.all(initialized_only=True):
+                if not conn.in_atomic_block:  # (a test's transaction stays open)
+                    conn.close()
+        if args.once:
+            return 0
+        waited = 0.0
+        while waited < interval and not stopping:
+            if args.parent_pid and not _alive(args.parent_pid):
+                return 0  # the server is gone
+            time.sleep(min(1.0, interval - waited))
+            waited += 1.0
+        if stopping:
+            return 0
+
+
+def _alive(pid: int) -> bool:
+    """Whether the server that started us is still our parent (an orphan is re-parented)."""
+    return os.getppid() == pid
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -174,7 +250,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=int(os.environ.get("MEDUNION_THREADS", "4")))
     p.add_argument("--no-migrate", action="store_true")
     p.add_argument("--demo-if-empty", action="store_true", help="build the demo consortium into an empty database")
+    p.add_argument("--no-worker", action="store_true", help="do not start `medunion worker` beside the server")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("worker", help="run background work (escalation of overdue consultations)")
+    p.add_argument("--once", action="store_true", help="one round, then exit")
+    p.add_argument("--interval", type=int, default=None, help="seconds between rounds (MEDUNION_WORKER_INTERVAL, 30)")
+    p.add_argument("--parent-pid", type=int, default=0, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("demo", help="build the demo consortium")
     p.add_argument("--seed", type=int, default=810)

@@ -51,6 +51,24 @@ MEDUNION_IMPORT_MAX_ROWS = env_int("MEDUNION_IMPORT_MAX_ROWS", 20_000)
 # Page imports run in a background thread; tests may run them at once.
 MEDUNION_IMPORT_SYNC = env_bool("MEDUNION_IMPORT_SYNC", False)
 MEDUNION_DATA_DIR = Path(env("MEDUNION_DATA_DIR", str(Path.cwd() / "var")))
+# Notifications: dotted paths of sender classes (medunion.notifications.senders), comma-separated.
+MEDUNION_NOTIFY_SENDERS = [s.strip() for s in env("MEDUNION_NOTIFY_SENDERS",
+                                                  "medunion.notifications.senders.ConsoleSender").split(",")
+                           if s.strip()]
+# At most this many clinicians are notified of one new pool or team case.
+MEDUNION_NOTIFY_FANOUT = env_int("MEDUNION_NOTIFY_FANOUT", 200)
+# The background worker (escalation of overdue consultations): seconds between rounds.
+MEDUNION_WORKER_INTERVAL = env_int("MEDUNION_WORKER_INTERVAL", 30)
+# A consultation's specialists stay in the patient's care team this long after it closes.
+MEDUNION_CONSULT_CARE_TEAM_DAYS = env_int("MEDUNION_CONSULT_CARE_TEAM_DAYS", 30)
+# Stored files (photos, PDFs, DICOM): the backend and its options (medunion.files.storage);
+# the local backend keeps them under $MEDUNION_DATA_DIR/files unless MEDUNION_FILE_ROOT says where.
+MEDUNION_FILE_STORAGE = {
+    "BACKEND": env("MEDUNION_FILE_STORAGE", "medunion.files.storage.LocalStorage"),
+    "OPTIONS": {"root": env("MEDUNION_FILE_ROOT")} if env("MEDUNION_FILE_ROOT") else {},
+}
+MEDUNION_MAX_UPLOAD_MB = env_int("MEDUNION_MAX_UPLOAD_MB", 20)
+MEDUNION_MAX_DICOM_MB = env_int("MEDUNION_MAX_DICOM_MB", 50)
 
 ALLOWED_HOSTS = [h.strip() for h in env("MEDUNION_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in env("MEDUNION_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
@@ -70,6 +88,9 @@ INSTALLED_APPS = [
     "medunion.network",
     "medunion.patients",
     "medunion.access",
+    "medunion.files",
+    "medunion.notifications",
+    "medunion.consults",
     "medunion.fhir",
     "medunion.web",
 ]

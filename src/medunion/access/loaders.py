@@ -17,6 +17,8 @@ from medunion.core.errors import NotFound, PermissionDenied
 from .actor import Actor
 from .policy import (
     Action,
+    can,
+    consult_roles,
     relationship_to,
     require,
     visible_organisations,
@@ -82,3 +84,26 @@ def access_team(actor: Actor, team_id: Any, action: Action = Action.VIEW_NETWORK
     t = _load(visible_teams(actor).select_related("consortium", "organisation"), team_id)
     require(actor, action, t)
     return t
+
+
+CONSULT_RELATED = ("patient", "consortium", "asker", "asker_organisation", "assignee", "target_practitioner",
+                   "target_team")
+
+
+def access_consult(actor: Actor, consult_id: Any, action: Action = Action.VIEW_CONSULT, *, audit: bool = True,
+                   audit_action: str = "consult.read") -> Any:
+    """Load a consult the actor may see (else 404) and, with ``audit``, record the read: one row,
+    with the patient. A refused look at a real case is recorded as denied."""
+    from medunion.consults.models import Consult
+
+    consult = Consult.objects.select_related(*CONSULT_RELATED).filter(pk=parse_uuid(consult_id)).first()
+    if consult is None or not can(actor, Action.VIEW_CONSULT, consult):
+        if audit and consult is not None and actor.user_id is not None:
+            record(actor, audit_action, Verb.READ, obj=consult, patient_id=consult.patient_id,
+                   outcome=Outcome.DENIED)
+        raise NotFound()
+    require(actor, action, consult)
+    if audit:
+        record(actor, audit_action, Verb.READ, obj=consult, patient_id=consult.patient_id,
+               detail={"roles": sorted(consult_roles(actor, consult))})
+    return consult

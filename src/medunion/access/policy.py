@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -43,6 +44,16 @@ class Action(enum.StrEnum):
     MANAGE_SETTINGS = "settings.manage"
     TRANSFER_PATIENTS = "privilege.transfer_patients"
     VIEW_FIGURES = "figures.view"
+    # Teleconsultation (issue 3). Who may do which step of a case is the transition table's
+    # business (consults/states.py); these rules read it with the actor's roles on the consult.
+    CREATE_CONSULT = "consult.create"
+    VIEW_CONSULT = "consult.view"
+    TRANSITION_CONSULT = "consult.transition"  # obj: ConsultStep(consult, event)
+    WRITE_CLINICIAN_MESSAGE = "consult.message.clinicians"
+    WRITE_PATIENT_MESSAGE = "consult.message.patient"
+    INVITE_TO_CONSULT = "consult.invite"
+    GIVE_CONSULT_OPINION = "consult.opinion"
+    VIEW_CONSULT_FIGURES = "consult.figures"
 
 
 # --- region prefixes: a 12-digit division code's significant digits per level --------------
@@ -175,6 +186,216 @@ def _network_consortia(actor: Actor) -> frozenset[uuid.UUID]:
     return frozenset()
 
 
+# --- teleconsultation ------------------------------------------------------------------------
+# Who sees a consult (issue 3): a practitioner who asked it, is assigned to it, is its named
+# target, is in its target team, leads a team it was escalated to, was invited to its MDT, or is
+# in the patient's care team (the care team is in the clinician conversation); an eligible
+# specialist of the pool while the case is requested (see consult_pool_scope); the patient it is
+# about (patient-audience content only: consults/queries.py enforces that by allowlist).
+# Coordinators see no consult: they get figures and overdue lists without patient data
+# (consults.queries.overdue_consults_for_coordinator). Everyone else: nothing (404).
+
+
+@dataclass(frozen=True)
+class ConsultPoolScope:
+    """Where a practitioner answers pool cases: their specialties, and per consortium the
+    highest tier rank among the active organisations of that consortium where they practise."""
+
+    practitioner_id: uuid.UUID | None
+    specialties: frozenset[str]
+    ranks: dict[uuid.UUID, int]
+
+    def covers(self, consortium_id: uuid.UUID, specialty: str, asker_rank: int) -> bool:
+        return specialty in self.specialties and self.ranks.get(consortium_id, 0) > asker_rank
+
+
+@dataclass(frozen=True)
+class ConsultStep:
+    """The object of Action.TRANSITION_CONSULT: this consult, this event."""
+
+    consult: Any
+    event: str
+
+
+def consult_pool_scope(actor: Actor) -> ConsultPoolScope:
+    from medunion.network.codes import TIER_RANK
+    from medunion.network.models import PracticeSite, PractitionerSpecialty
+
+    me = actor.practitioner_id
+    if not actor.is_practitioner or me is None:
+        return ConsultPoolScope(None, frozenset(), {})
+    specialties = frozenset(PractitionerSpecialty.objects.filter(practitioner_id=me)
+                            .values_list("specialty", flat=True))
+    ranks: dict[uuid.UUID, int] = {}
+    if specialties:
+        sites = PracticeSite.objects.filter(practitioner_id=me, active=True,
+                                            practitioner__active=True, organisation__active=True,
+                                            organisation__memberships__isnull=False) \
+            .values_list("organisation__memberships__consortium_id", "organisation__tier")
+        for consortium_id, tier in sites:
+            ranks[consortium_id] = max(ranks.get(consortium_id, 0),
+                                       TIER_RANK.get(tier, 0))  # type: ignore[call-overload]
+    return ConsultPoolScope(me, specialties, ranks)
+
+
+def pool_consults(actor: Actor, scope: ConsultPoolScope | None = None) -> QuerySet[Any]:
+    """Requested pool cases this practitioner may claim (not their own, not ones they declined)."""
+    from medunion.consults.models import Consult
+
+    scope = scope or consult_pool_scope(actor)
+    q = _pool_q(scope)
+    return Consult.objects.none() if q is None else Consult.objects.filter(q)
+
+
+def _pool_q(scope: ConsultPoolScope) -> Q | None:
+    from medunion.consults.models import ConsultDecline, TargetKind
+    from medunion.consults.states import State
+
+    if not scope.specialties or not scope.ranks or scope.practitioner_id is None:
+        return None
+    where = Q()
+    for consortium_id, rank in scope.ranks.items():
+        where |= Q(consortium_id=consortium_id, asker_tier_rank__lt=rank)
+    declined = ConsultDecline.objects.filter(practitioner_id=scope.practitioner_id).values("consult_id")
+    return (Q(state=State.REQUESTED, target_kind=TargetKind.POOL, specialty__in=sorted(scope.specialties))
+            & where & ~Q(asker_id=scope.practitioner_id) & ~Q(pk__in=declined))
+
+
+def _led_specialties(actor: Actor) -> list[tuple[uuid.UUID, str]]:
+    from medunion.network.models import Team
+
+    if not actor.led_team_ids:
+        return []
+    return list(Team.objects.filter(pk__in=list(actor.led_team_ids), active=True).exclude(specialty="")
+                .values_list("consortium_id", "specialty"))
+
+
+def escalated_to_lead_q(actor: Actor) -> Q | None:
+    pairs = _led_specialties(actor)
+    if not pairs:
+        return None
+    where = Q()
+    for consortium_id, specialty in pairs:
+        where |= Q(consortium_id=consortium_id, specialty=specialty)
+    return Q(escalation_level__gte=1) & where
+
+
+def _live_care_team(actor: Actor) -> QuerySet[Any]:
+    from medunion.patients.models import CareTeamMember
+
+    now = clock.now()
+    return CareTeamMember.objects.filter(Q(until__isnull=True) | Q(until__gt=now)).filter(
+        Q(practitioner_id=actor.practitioner_id) | Q(team_id__in=list(actor.team_ids)))
+
+
+def visible_consults(actor: Actor) -> QuerySet[Any]:
+    from medunion.consults.models import Consult, ConsultParticipant, ParticipantRole
+
+    if actor.system:
+        return Consult.objects.all()
+    if actor.is_patient:
+        return Consult.objects.filter(patient_id=actor.patient_id)  # type: ignore[misc]  # is_patient: set
+    me = actor.practitioner_id
+    if not actor.is_practitioner or me is None:
+        return Consult.objects.none()
+    q = Q(asker_id=me) | Q(assignee_id=me) | Q(target_practitioner_id=me)
+    if actor.team_ids:
+        q |= Q(target_team_id__in=list(actor.team_ids))
+    lead = escalated_to_lead_q(actor)
+    if lead is not None:
+        q |= lead
+    q |= Q(pk__in=ConsultParticipant.objects.filter(practitioner_id=me, role=ParticipantRole.MDT_MEMBER,
+                                                    left_at__isnull=True).values("consult_id"))
+    q |= Q(patient_id__in=_live_care_team(actor).values("patient_id"))
+    pool = _pool_q(consult_pool_scope(actor))
+    if pool is not None:
+        q |= pool
+    return Consult.objects.filter(q)
+
+
+def consult_roles(actor: Actor, consult: Any) -> frozenset[str]:
+    """The actor's roles on this consult (consults.states.Role), whatever its state. Cached on
+    the instance: an action reloads the consult after changing it."""
+    from medunion.consults.models import (
+        ConsultAnswer,
+        ConsultDecline,
+        ConsultParticipant,
+        ParticipantRole,
+        TargetKind,
+    )
+    from medunion.consults.states import Role
+
+    cache = consult.__dict__.setdefault("_roles_cache", {})
+    key = (actor.user_id, actor.role, actor.practitioner_id, actor.patient_id, actor.team_ids, actor.led_team_ids)
+    if key in cache:
+        return cache[key]
+    roles: set[str] = set()
+    if actor.is_patient:
+        if consult.patient_id is not None and consult.patient_id == actor.patient_id:
+            roles.add(Role.PATIENT)
+    elif actor.is_practitioner and actor.practitioner_id is not None:
+        me = actor.practitioner_id
+        if consult.asker_id == me:
+            roles.add(Role.ASKER)
+        if consult.assignee_id == me:
+            roles.add(Role.ASSIGNEE)
+        if consult.target_kind == TargetKind.PRACTITIONER and consult.target_practitioner_id == me:
+            roles.add(Role.TARGET)
+        if consult.target_kind == TargetKind.TEAM and consult.target_team_id in actor.team_ids:
+            roles.add(Role.TEAM_MEMBER)
+        if (consult.target_kind == TargetKind.TEAM and consult.target_team_id in actor.led_team_ids) or (
+                consult.escalation_level >= 1
+                and (consult.consortium_id, consult.specialty) in _led_specialties(actor)):
+            roles.add(Role.TEAM_LEAD)
+        if (consult.target_kind == TargetKind.POOL and consult.asker_id != me
+                and consult_pool_scope(actor).covers(consult.consortium_id, consult.specialty,
+                                                     consult.asker_tier_rank)
+                and not ConsultDecline.objects.filter(consult_id=consult.pk, practitioner_id=me).exists()):
+            roles.add(Role.ELIGIBLE)
+        if ConsultParticipant.objects.filter(consult_id=consult.pk, practitioner_id=me, left_at__isnull=True,
+                                             role=ParticipantRole.MDT_MEMBER).exists():
+            roles.add(Role.MDT_MEMBER)
+        if consult.patient_id is not None and _live_care_team(actor).filter(patient_id=consult.patient_id).exists():
+            roles.add(Role.CARE_TEAM)
+        if consult.answered_at is not None:
+            latest = ConsultAnswer.objects.filter(consult_id=consult.pk).order_by("-seq") \
+                .values_list("author_id", flat=True).first()
+            if latest == me:
+                roles.add(Role.AUTHOR)
+    result = frozenset(roles)
+    cache[key] = result
+    return result
+
+
+def _view_consult(actor: Actor, consult: Any) -> bool:
+    from medunion.consults.states import visible_by_roles
+
+    return consult is not None and visible_by_roles(consult.state, consult_roles(actor, consult))
+
+
+def _consult_step(actor: Actor, step: Any) -> bool:
+    from medunion.consults.states import TRANSITIONS, Event
+
+    return isinstance(step, ConsultStep) and bool(
+        TRANSITIONS[Event(step.event)].roles & consult_roles(actor, step.consult))
+
+
+def _consult_act(act: str) -> Any:
+    def rule(actor: Actor, consult: Any) -> bool:
+        from medunion.consults.states import ACTS, Act
+
+        return consult is not None and bool(ACTS[Act(act)].roles & consult_roles(actor, consult))
+    return rule
+
+
+def _consult_figures(actor: Actor, consortium: Any) -> bool:
+    if not actor.is_coordinator:
+        return False
+    if consortium is None:
+        return bool(actor.coordinated_ids)
+    return _manages_consortium(actor, getattr(consortium, "pk", consortium))
+
+
 # --- decisions --------------------------------------------------------------------------------
 
 def can(actor: Actor, action: Action, obj: Any = None) -> bool:
@@ -298,4 +519,12 @@ _RULES: dict[Action, Any] = {
     Action.MANAGE_SETTINGS: lambda a, o: a.role == "sysadmin",
     Action.TRANSFER_PATIENTS: _transfer,
     Action.VIEW_FIGURES: lambda a, o: a.role in {"commission", "coordinator"},
+    Action.CREATE_CONSULT: lambda a, o: a.is_practitioner and (o is None or getattr(o, "pk", o) in a.consortium_ids),
+    Action.VIEW_CONSULT: _view_consult,
+    Action.TRANSITION_CONSULT: _consult_step,
+    Action.WRITE_CLINICIAN_MESSAGE: _consult_act("clinician_message"),
+    Action.WRITE_PATIENT_MESSAGE: _consult_act("patient_message"),
+    Action.INVITE_TO_CONSULT: _consult_act("invite"),
+    Action.GIVE_CONSULT_OPINION: _consult_act("opinion"),
+    Action.VIEW_CONSULT_FIGURES: _consult_figures,
 }

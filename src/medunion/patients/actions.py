@@ -290,3 +290,45 @@ def add_to_care_team(*, acting: Actor, patient_id: Any, role: str, practitioner_
         record(acting, "patient.care_team.add", Verb.CREATE, obj=member, patient_id=patient.pk,
                detail={"role": role})
     return member
+
+
+def join_care_team_for_workflow(*, acting: Actor, patient_id: uuid.UUID, practitioner_id: uuid.UUID, role: str,
+                                source_type: str, source_id: str) -> CareTeamMember:
+    """A workflow that has authorised its own step adds a clinician to the care team: a
+    specialist claiming a consultation, a colleague invited to its MDT. The acting clinician may
+    not have a lasting relationship yet (that is what the step creates), so this does not ask
+    for one; the caller's policy check is the authority, and the audit row names the clinician
+    who acted, the workflow and its record (``source_type``/``source_id``). Grep:
+    join_care_team_for_workflow."""
+    if source_type not in WORKFLOW_SOURCES - {"registration"} or role not in CareRole.values:
+        raise ValidationFailed(_("Unknown care-team role."), field="role")
+    with transaction.atomic():
+        Patient.objects.select_for_update().filter(pk=patient_id).first()
+        existing = CareTeamMember.objects.filter(patient_id=patient_id, practitioner_id=practitioner_id, role=role,
+                                                 source_type=source_type, source_id=source_id,
+                                                 until__isnull=True).first()
+        if existing:
+            return existing
+        member = CareTeamMember.objects.create(patient_id=patient_id, practitioner_id=practitioner_id, role=role,
+                                               source_type=source_type, source_id=source_id)
+        record(acting, "patient.care_team.add", Verb.CREATE, obj=member, patient_id=patient_id,
+               detail={"role": role, "source_type": source_type, "source_id": source_id,
+                       "practitioner": str(practitioner_id)})
+    return member
+
+
+def end_workflow_care_team(*, acting: Actor, patient_id: uuid.UUID, source_type: str, source_id: str,
+                           until: dt.datetime, practitioner_id: uuid.UUID | None = None) -> int:
+    """End the care-team rows a workflow created (all of them, or one clinician's), so access
+    does not last forever: they stay live until ``until``. One audit row when any ended."""
+    with transaction.atomic():
+        rows = CareTeamMember.objects.filter(patient_id=patient_id, source_type=source_type, source_id=source_id,
+                                             until__isnull=True)
+        if practitioner_id is not None:
+            rows = rows.filter(practitioner_id=practitioner_id)
+        n = rows.update(until=until)
+        if n:
+            record(acting, "patient.care_team.end", Verb.UPDATE, object_type="patients.careteammember",
+                   patient_id=patient_id, detail={"source_type": source_type, "source_id": source_id, "count": n,
+                                                  "until": until.isoformat()})
+    return n

@@ -1,0 +1,86 @@
+"""Making notifications and marking them read.
+
+:func:`notify` writes the inbox rows in the caller's transaction and queues the senders with
+``transaction.on_commit``: nothing leaves the platform unless the action's work is committed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import translation
+from django.utils.functional import Promise
+
+from medunion.access.actor import Actor
+from medunion.access.loaders import parse_uuid
+from medunion.core import clock
+from medunion.core.errors import NotFound
+
+from .models import Notification
+from .senders import deliver
+
+Text = str | Promise
+
+
+def _render(text: Text, params: dict[str, Any], language: str) -> str:
+    with translation.override(language):
+        rendered = {k: str(v) for k, v in params.items()}
+        return str(text) % rendered if rendered else str(text)
+
+
+def notify(users: Iterable[Any], *, kind: str, title: Text, body: Text = "", url: str = "",
+           params: dict[str, Any] | None = None, consult: Any = None, obj: Any = None,
+           patient_id: uuid.UUID | None = None, exclude: Iterable[Any] = ()) -> list[Notification]:
+    """Notify accounts (User objects or ids; inactive ones and ``exclude`` are skipped).
+
+    ``title`` and ``body`` are translatable texts with ``%(name)s`` placeholders filled from
+    ``params`` (whose values may be translatable too), rendered in each recipient's language.
+    They must not name the patient: titles may be sent by SMS."""
+    from medunion.accounts.models import User
+
+    skip = {getattr(u, "pk", u) for u in exclude}
+    ids = [i for i in dict.fromkeys(getattr(u, "pk", u) for u in users) if i is not None and i not in skip]
+    if not ids:
+        return []
+    recipients = User.objects.filter(pk__in=ids, is_active=True).only("pk", "language")
+    params = params or {}
+    object_type = obj._meta.label_lower if obj is not None else ""
+    object_id = str(obj.pk) if obj is not None else ""
+    rows = []
+    for user in recipients:
+        language = user.language or settings.LANGUAGE_CODE
+        rows.append(Notification(
+            user_id=user.pk, kind=kind, title=_render(title, params, language)[:200],
+            body=_render(body, params, language) if body else "", url=url, consult=consult,
+            object_type=object_type, object_id=object_id, patient_id=patient_id))
+    Notification.objects.bulk_create(rows)
+    created = [n.pk for n in rows]
+    transaction.on_commit(lambda: deliver(created))
+    return rows
+
+
+def mark_read(*, acting: Actor, notification_id: Any) -> Notification:
+    """Mark one of the actor's own notifications read (someone else's: 404)."""
+    if acting.user_id is None:
+        raise NotFound()
+    n = Notification.objects.filter(pk=parse_uuid(notification_id), user_id=acting.user_id).first()
+    if n is None:
+        raise NotFound()
+    if n.read_at is None:
+        n.read_at = clock.now()
+        Notification.objects.filter(pk=n.pk, read_at__isnull=True).update(read_at=n.read_at)
+    return n
+
+
+def mark_all_read(*, acting: Actor, consult_id: Any = None) -> int:
+    """Mark all the actor's unread notifications read (or those about one consult)."""
+    if acting.user_id is None:
+        return 0
+    rows = Notification.objects.filter(user_id=acting.user_id, read_at__isnull=True)
+    if consult_id is not None:
+        rows = rows.filter(consult_id=parse_uuid(consult_id))
+    return rows.update(read_at=clock.now())

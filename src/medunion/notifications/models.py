@@ -1,0 +1,40 @@
+"""In-app notifications (the inbox). SMS and e-mail are pluggable senders (``senders.py``).
+
+Titles and bodies are rendered in the recipient's language when the notification is made and
+never name a patient or hold an ID number: a title may travel by SMS. ``patient_id`` links the
+notification to the patient's record for the audit trail and the inbox, and is never sent.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from medunion.core.models import Entity
+
+
+class Notification(Entity):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(_("kind"), max_length=64)
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("text"), blank=True)
+    url = models.CharField(max_length=300, blank=True)
+    consult = models.ForeignKey("consults.Consult", on_delete=models.SET_NULL, null=True, blank=True,
+                                related_name="+")
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    patient_id = models.UUIDField(null=True, blank=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user", "read_at"], name="notification_unread"),
+            models.Index(fields=["user", "-created_at"], name="notification_inbox"),
+        ]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+
+    def __str__(self) -> str:
+        return self.title
