@@ -28,7 +28,8 @@ PERSONAS = {
     "village_doctor_a": "care team of patient_a (registered them)",
     "village_doctor_b": "same consortium, unrelated to patient_a",
     "hub_radiologist": "same consortium, break-the-glass grant on patient_a",
-    "cardiologist_tertiary": "same consortium, unrelated, another tier",
+    "cardiologist_tertiary": "same consortium, unrelated, another tier (sees the cardiology pool)",
+    "consult_specialist": "cardiologist who took patient_a's consultation (care team through it)",
     "outsider": "clinician of another consortium",
     "coordinator": "coordinator of QX-YGT",
     "commission_viewer": "health commission of the county",
@@ -90,6 +91,7 @@ def _build() -> MatrixWorld:
     from medunion.network.models import PracticeSite
 
     site = PracticeSite.objects.filter(practitioner_id=vdb).first()
+    consult_ids = _consult(world)
     event = AuditEvent.objects.filter(patient_id=pid).order_by("-seq").first()
     matrix = MatrixWorld(world=world, ids={
         "patient": str(pid), "org": str(county.pk), "department": str(department.pk),
@@ -99,6 +101,7 @@ def _build() -> MatrixWorld:
         "site": str(site.pk) if site else "", "event": str(event.uid) if event else "",
         "patient_id_number": world.patients["patient_a_id_number"], "region": "610424100201",
         "setting": "support_phone",
+        **consult_ids,
     })
     for persona in PERSONAS:
         if persona != "anonymous":
@@ -107,6 +110,46 @@ def _build() -> MatrixWorld:
     matrix.ids["token"] = str(_token("village_doctor_a")[1].pk)
     actor_for(world.users["village_doctor_a"])  # warm: nothing cached, only proves the account loads
     return matrix
+
+
+def _consult(world: World) -> dict[str, str]:
+    """A cardiology consultation about patient_a: asked by village_doctor_a (with a photo), claimed
+    by cardiologist_tertiary, who wrote in both conversations; and a second one still in the pool."""
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    from medunion.accounts.actions import create_account
+    from medunion.consults import actions as ca
+    from medunion.files.actions import store_upload
+    from medunion.notifications.models import Notification
+
+    pid = world.patients["patient_a"].pk
+    system = system_actor("matrix")
+    specialist = net.create_practitioner(acting=system, name="周心怡", title="attending",
+                                         licence_number="110610000000002", organisation_id=world.orgs["tertiary"].pk,
+                                         specialties=["cardiology"], years_independent=6)
+    world.users["consult_specialist"] = create_account(acting=system, username="consult_specialist",
+                                                       password=PASSWORD, role="practitioner", display_name="周心怡",
+                                                       practitioner_id=specialist.pk)
+    doctor, cardio = world.actor("village_doctor_a"), world.actor("consult_specialist")
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(buffer, "JPEG")
+    photo = store_upload(acting=doctor, patient_id=pid, upload=SimpleUploadedFile("ecg.jpg", buffer.getvalue(),
+                                                                                   content_type="image/jpeg"))
+    consult = ca.create_consult(acting=doctor, data=ca.ConsultInput(
+        specialty="cardiology", urgency="urgent", question="胸闷两天，是否需要转诊？", patient_id=pid),
+        attachments=[photo])
+    ca.claim_consult(acting=cardio, consult_id=consult.pk)
+    clinical = ca.post_message(acting=cardio, consult_id=consult.pk, body="请补做十二导联心电图。")
+    to_patient = ca.post_message(acting=cardio, consult_id=consult.pk, body="请按时服药。", audience="patient")
+    pool = ca.create_consult(acting=doctor, data=ca.ConsultInput(
+        specialty="cardiology", urgency="routine", question="血压控制不佳，如何调整用药？", patient_id=pid))
+    note = Notification.objects.filter(user=world.users["village_doctor_a"]).order_by("-created_at").first()
+    return {"consult": str(consult.pk), "pool_consult": str(pool.pk), "consult_file": str(photo.pk),
+            "consult_message": str(clinical.pk), "patient_message": str(to_patient.pk),
+            "notification": str(note.pk) if note else ""}
 
 
 @pytest.fixture(scope="module")

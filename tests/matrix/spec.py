@@ -14,9 +14,10 @@ from typing import Any
 
 from tests.world import PASSWORD
 
-CARE = {"village_doctor_a"}  # in patient_a's care team
+CARE = {"village_doctor_a", "consult_specialist"}  # in patient_a's care team (registration; a consultation)
 GLASS = {"hub_radiologist"}  # break-the-glass grant on patient_a
-QX_CLINICIANS = {"village_doctor_a", "village_doctor_b", "hub_radiologist", "cardiologist_tertiary"}
+QX_CLINICIANS = {"village_doctor_a", "village_doctor_b", "hub_radiologist", "cardiologist_tertiary",
+                 "consult_specialist"}
 CLINICIANS = QX_CLINICIANS | {"outsider"}
 COORD = {"coordinator"}
 COMMISSION = {"commission_viewer"}
@@ -156,7 +157,7 @@ API = [
       body={"username": "new_commission", "password": "Strong-Password-2026!", "role": "commission",
             "region_code": "610424000000"}),
     E("api", "get", A + "/accounts/me/tokens", SIGNED_IN),
-    E("api", "delete", A + "/accounts/me/tokens/{token}", CARE),
+    E("api", "delete", A + "/accounts/me/tokens/{token}", {"village_doctor_a"}),  # the token's owner
     E("api", "get", A + "/accounts/{user}", SECADMIN),
     E("api", "put", A + "/accounts/{user}/role", SECADMIN, body={"role": "practitioner", "practitioner_id": "{practitioner}"}),
     E("api", "post", A + "/accounts/{user}/deactivate", SECADMIN),
@@ -205,4 +206,18 @@ ADMIN = [
     E("admin", "get", "/admin/access/breakglassgrant/", COORD),
 ]
 
-ENDPOINTS = PAGES + API + FHIR + ADMIN
+def _more() -> list[Endpoint]:
+    """The rows of later areas, each in its own module (spec_<area>.py, a list named ENDPOINTS)."""
+    import importlib
+    import pkgutil
+
+    import tests.matrix as package
+
+    rows: list[Endpoint] = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if info.name.startswith("spec_"):
+            rows += importlib.import_module(f"tests.matrix.{info.name}").ENDPOINTS
+    return rows
+
+
+ENDPOINTS = PAGES + API + FHIR + ADMIN + _more()
