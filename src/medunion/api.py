@@ -165,7 +165,9 @@ def _register_routers() -> None:
     for module, prefix in (("medunion.network.api", "/network"), ("medunion.network.import_api", "/imports"),
                            ("medunion.patients.api", "/patients"),
                            ("medunion.audit.api", "/audit"), ("medunion.access.api", "/access"),
-                           ("medunion.accounts.admin_api", "/accounts"), ("medunion.accounts.settings_api", "/settings")):
+                           ("medunion.accounts.admin_api", "/accounts"), ("medunion.accounts.settings_api", "/settings"),
+                           ("medunion.consults.api", "/consults"), ("medunion.notifications.api", "/notifications"),
+                           ("medunion.files.api", "/files")):
         try:
             mod = __import__(module, fromlist=["router"])
         except ModuleNotFoundError as exc:

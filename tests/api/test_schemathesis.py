@@ -88,6 +88,9 @@ OWNERS = [
     ("/api/v1/network", "coordinator"),
     ("/api/v1/imports", "coordinator"),
     ("/api/v1/access/break-glass/reviews", "coordinator"),
+    ("/api/v1/consults/overdue", "coordinator"),
+    ("/api/v1/consults/figures", "coordinator"),
+    ("/api/v1/consults/targets", "coordinator"),
 ]
 
 

@@ -356,6 +356,36 @@ def poll(actor: Actor, consult_id: Any, after: int) -> Changes:
     return changes
 
 
+def visible_attachment(actor: Actor, consult_id: Any, file_id: Any, *, preview: bool = False) -> Any:
+    """A file attached to a case, for download or preview: 404 unless the actor may see the case
+    AND the message (or the request) it belongs to — selected by the same allowlist as the case
+    page (a patient: current patient-audience messages only; never the request's files or a
+    clinician message's). One audit row for the file served."""
+    from medunion.access.loaders import access_consult
+
+    consult = access_consult(actor, consult_id, audit=False)
+    audiences = audiences_for(consult_roles(actor, consult))
+    rows = ConsultAttachment.objects.filter(consult_id=consult.pk, file_id=parse_uuid(file_id),
+                                            audience__in=audiences)
+    if audiences == PATIENT_AUDIENCES:
+        rows = rows.filter(message__isnull=False, message__audience__in=audiences,
+                           message__superseded_by__isnull=True)
+    found = rows.select_related("file").first()
+    if found is None or (preview and not has_preview(found.file)):
+        raise NotFound()
+    record(actor, "consult.attachment.read", Verb.READ, obj=found.file, patient_id=consult.patient_id,
+           detail={"consult": str(consult.pk), "preview": preview})
+    return found.file
+
+
+def has_preview(stored: Any) -> bool:
+    """Whether ``files.http.preview_response`` has an image to show for this file."""
+    from medunion.files.models import FileKind
+    from medunion.files.sniff import SERVABLE_TYPES
+
+    return bool(stored.preview_key) or (stored.kind == FileKind.IMAGE and stored.content_type in SERVABLE_TYPES)
+
+
 def system_text(message: ConsultMessage) -> str:
     """A case event in words, in the current language (for system messages)."""
     detail = message.detail or {}

@@ -83,4 +83,6 @@ OBJECT_TYPES = {
     "network.practicesite": "PractitionerRole",
     "network.team": "CareTeam",
     "audit.auditevent": "AuditEvent",
+    "consults.consult": "ServiceRequest",
+    "consults.consultmessage": "Communication",
 }
