@@ -180,7 +180,9 @@ def test_search_by_id_number_and_phone_as_the_village_doctor(demo):
     elsewhere = Patient.objects.exclude(registered_at__in=village.org_ids).exclude(
         care_team__team_id__in=village.team_ids).first()
     assert search_patients(village, elsewhere.id_number) == []
-    assert search_patients(actor("cardio"), patient.id_number) == []
+    assert search_patients(actor("cardio"), elsewhere.id_number) == []
+    # the cardiologist answers the demo patient's consultation, which puts them in the care team
+    assert [p.pk for p in search_patients(actor("cardio"), patient.id_number)] == [patient.pk]
 
 
 def test_persona_relationships(demo):
@@ -190,9 +192,11 @@ def test_persona_relationships(demo):
     assert relationship_to(actor("patient"), patient.pk) == "self"
     assert User.objects.get(username="patient").patient_id == patient.pk
     cardio = actor("cardio")
-    assert relationship_to(cardio, patient.pk) is None and not can(cardio, Action.VIEW_PATIENT, patient)
+    assert relationship_to(cardio, patient.pk) == "care_team"  # through the consultation they answer
+    stranger = Patient.objects.exclude(consults__isnull=False).exclude(registered_by=practitioner_of("cardio")).first()
+    assert relationship_to(cardio, stranger.pk) is None and not can(cardio, Action.VIEW_PATIENT, stranger)
     with pytest.raises(NotFound):
-        access_patient(cardio, patient.pk)
+        access_patient(cardio, stranger.pk)
     for persona in ("commission", "coordinator", "sysadmin", "secadmin", "auditadmin"):
         assert relationship_to(actor(persona), patient.pk) is None
 
@@ -275,3 +279,37 @@ def test_building_twice_refuses(demo, capsys, settings):
     with pytest.raises(Conflict):
         build_demo(seed=1)
     assert (Organisation.objects.count(), Patient.objects.count(), User.objects.count()) == before
+
+
+def test_consultations_to_look_at(demo):
+    """The demo's cases were made through the actions: the cardiologist's queues hold a fresh
+    pool case, an overdue one and the demo patient's answered case; the patient sees only the
+    patient conversation of theirs; the coordinator's figures count the closed month."""
+    from medunion.access.loaders import access_consult
+    from medunion.consults.models import Audience, Consult
+    from medunion.consults.queries import case_view, consult_figures, overdue_consults_for_coordinator, queue
+
+    users = {u.username: u for u in User.objects.filter(username__in=["village", "cardio", "patient", "coordinator"])}
+    states = Counter(Consult.objects.values_list("state", flat=True))
+    assert states["completed"] >= 20 and states["requested"] >= 2
+    assert states["answered"] >= 1 and states["on_hold"] >= 1 and states["in_progress"] >= 1
+
+    cardio = actor_for(users["cardio"])
+    assert queue(cardio, "pool").filter(state="requested").count() >= 2
+    assert queue(cardio, "overdue").exists()
+    assert queue(cardio, "mine").filter(state="in_progress").exists()
+    village = actor_for(users["village"])
+    assert queue(village, "waiting").filter(state__in=["answered", "on_hold"]).count() >= 2
+
+    patient = actor_for(users["patient"])
+    mine = Consult.objects.get(patient_id=demo.demo_patient_id, state="answered")
+    view = case_view(patient, access_consult(patient, mine.pk))
+    assert view.consult is None and not view.answers
+    assert view.messages and {m.audience for m in view.messages} == {Audience.PATIENT}
+
+    coordinator = actor_for(users["coordinator"])
+    figures = consult_figures(coordinator)
+    assert figures["by_state"]["completed"] == states["completed"]
+    assert figures["answered"] >= 25 and figures["on_time"] >= 20 and figures["overdue"] >= 1
+    assert overdue_consults_for_coordinator(coordinator)
+    assert verify_chain().ok

@@ -31,7 +31,7 @@ from medunion.core import clock
 from medunion.core.errors import Conflict
 from medunion.network.models import Organisation
 
-from . import network, personas, residents, staff
+from . import consults, network, personas, residents, staff
 from .catalogue import COUNTY_ORGS, TERTIARY
 from .personas import PASSWORD, print_logins
 from .state import DemoState
@@ -51,6 +51,7 @@ STEPS: list[tuple[str, Callable[[DemoState], None]]] = [
     ("patients", residents.build_patients),
     ("accounts", personas.build_accounts),
     ("break-the-glass grants", personas.build_break_glass),
+    ("consultations", consults.build_consults),
 ]
 
 

@@ -31,22 +31,24 @@ URL = "http://127.0.0.1:8000"
 # (user name, who, what to try)
 LOGINS: list[tuple[str, Any, Any]] = [
     ("village", gettext_lazy("village doctor at a village clinic"),
-     gettext_lazy("register a patient by ID number on a phone, search, see the patient's care team")),
+     gettext_lazy("register a patient by ID number on a phone, search, see the patient's care team; ask a "
+                  "specialist with a photo, answer the cardiologist's question, confirm and rate an answer")),
     ("township", gettext_lazy("GP at a township health centre, leads a family-doctor team"),
      gettext_lazy("the patients of the team's village doctors")),
     ("cardio", gettext_lazy("cardiologist at the tertiary hospital"),
-     gettext_lazy("sees only patients they are related to; break-the-glass with a reason")),
+     gettext_lazy("the consultation queues (pool, overdue, mine): claim, ask for information, answer; sees "
+                  "only patients they are related to; break-the-glass with a reason")),
     ("breast", gettext_lazy("breast surgeon, breast MDT, breast-disease alliance"),
      gettext_lazy("the alliance, its teams and members")),
     ("radiology", gettext_lazy("radiologist at the imaging hub"),
      gettext_lazy("the remote-reading teams, the breast MDT")),
     ("coordinator", gettext_lazy("coordinator of the county medical community and the breast alliance"),
      gettext_lazy("network pages, import practitioners, credentials and privileges, audit search, "
-                  "break-the-glass reviews")),
+                  "break-the-glass reviews, overdue consultations and response targets")),
     ("commission", gettext_lazy("county health-commission viewer"),
      gettext_lazy("figures for the county, no patient data")),
     ("patient", gettext_lazy("a resident registered by the village doctor"),
-     gettext_lazy("own record, check-in QR code, who accessed my record")),
+     gettext_lazy("own record, check-in QR code, who accessed my record, the conversation with the doctors")),
     ("sysadmin", gettext_lazy("system administrator"), gettext_lazy("platform settings")),
     ("secadmin", gettext_lazy("security administrator"), gettext_lazy("accounts")),
     ("auditadmin", gettext_lazy("audit administrator"), gettext_lazy("the audit log")),
