@@ -15,6 +15,22 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
 
 
+def sign_in(page, username: str) -> None:
+    """Sign in through the login page as one of the world's personas (no second factor)."""
+    from tests.world import PASSWORD
+
+    page.goto("/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(lambda url: not url.endswith("/login"))
+
+
+@pytest.fixture(autouse=True)
+def _relaxed_second_factor(settings):
+    settings.MEDUNION_REQUIRE_MFA = False
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if "tests/browser" in str(item.fspath):

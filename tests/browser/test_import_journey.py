@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from medunion.network.models import Practitioner
-from tests.world import PASSWORD
+from tests.browser.conftest import sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,20 +19,11 @@ CSV = """姓名,执业证书编码,机构编码,职称,专业
 """
 
 
-@pytest.fixture(autouse=True)
-def _relaxed_second_factor(settings):
-    settings.MEDUNION_REQUIRE_MFA = False
-
-
 def test_coordinator_imports_a_file_with_bad_rows_and_sees_the_report(world, desktop, tmp_path, transactional_db):
     path = tmp_path / "村医名单.csv"
     path.write_text(CSV, encoding="utf-8")
     page = desktop
-    page.goto("/login")
-    page.fill("input[name=username]", "coordinator")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url(lambda url: not url.endswith("/login"))
+    sign_in(page, "coordinator")
     page.goto("/network/import/")
     page.set_input_files("input[type=file]", str(path))
     page.get_by_role("button", name="Upload and import").click()

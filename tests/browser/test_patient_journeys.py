@@ -10,22 +10,9 @@ import pytest
 
 from medunion.patients.identity import make_resident_id
 from medunion.patients.models import Patient
-from tests.world import PASSWORD
+from tests.browser.conftest import sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _relaxed_second_factor(settings):
-    settings.MEDUNION_REQUIRE_MFA = False
-
-
-def sign_in(page, username: str) -> None:
-    page.goto("/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url(lambda url: not url.endswith("/login"))
 
 
 def test_village_doctor_registers_a_patient_by_id_number_on_a_phone(world, phone, transactional_db):

@@ -1,4 +1,5 @@
-"""Template context every page gets: the demo notice, the navigation of the signed-in role."""
+"""Template context every page gets: the demo notice, the navigation of the signed-in role, and
+the number of unread notifications (one cheap query, made only when a page shows it)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.functional import Promise
+from django.utils.functional import Promise, cached_property
 from django.utils.translation import gettext_lazy as _
 
 
@@ -23,10 +24,13 @@ def _items(role: str) -> list[NavItem]:
     """Links by role. No database query: the pages themselves check the policy."""
     home = NavItem("home", _("Home"), reverse("web:home"))
     if role == "practitioner":
-        return [home, NavItem("patients", _("Patients"), reverse("web:patients")),
+        return [home, NavItem("consults", _("Consultations"), reverse("web:consults")),
+                NavItem("ask", _("Ask a specialist"), reverse("web:consult_new")),
+                NavItem("patients", _("Patients"), reverse("web:patients")),
                 NavItem("register", _("Register a patient"), reverse("web:patient_new"))]
     if role == "coordinator":
         return [home, NavItem("network", _("Network"), reverse("web:coord:network")),
+                NavItem("consults", _("Consultations"), reverse("web:coord:consult_overdue")),
                 NavItem("practitioners", _("Practitioners"), reverse("web:coord:practitioners")),
                 NavItem("teams", _("Teams"), reverse("web:coord:teams")),
                 NavItem("import", _("Import"), reverse("web:coord:import")),
@@ -34,12 +38,29 @@ def _items(role: str) -> list[NavItem]:
                 NavItem("audit", _("Audit log"), reverse("web:coord:audit"))]
     if role == "patient":
         return [NavItem("home", _("My record"), reverse("web:home")),
+                NavItem("my_consults", _("My consultations"), reverse("web:my_consults")),
                 NavItem("access_log", _("Who accessed my record"), reverse("web:access_log"))]
     if role == "auditadmin":
         return [home, NavItem("audit", _("Audit log"), reverse("web:coord:audit"))]
     if role in ("secadmin", "sysadmin"):
         return [home, NavItem("admin", _("Back office"), reverse("admin:index"))]
     return [home]
+
+
+class Unread:
+    """The signed-in user's unread notifications, counted when a page first shows ``n``."""
+
+    def __init__(self, user: Any):
+        self.user = user
+
+    @cached_property
+    def n(self) -> int:
+        from medunion.access.actor import Actor
+        from medunion.notifications.queries import unread_count
+
+        # Counting one's own notifications needs nobody's relationships: no actor_for queries.
+        return unread_count(Actor(user_id=self.user.pk, username=self.user.username, display="",
+                                  role=self.user.role))
 
 
 def platform(request: HttpRequest) -> dict[str, Any]:
@@ -49,4 +70,5 @@ def platform(request: HttpRequest) -> dict[str, Any]:
         "DEMO": settings.MEDUNION_DEMO,
         "MFA_RELAXED": not settings.MEDUNION_REQUIRE_MFA,
         "NAV_ITEMS": _items(role) if role else [],
+        "UNREAD": Unread(user) if role else None,
     }

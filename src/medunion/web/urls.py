@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from . import auth_views, home, patients
+from . import auth_views, consults, consults_case, consults_patient, consults_steps, home, inbox, patients
 
 app_name = "web"
 urlpatterns = [
@@ -23,5 +23,35 @@ urlpatterns = [
     path("patients/<uuid:patient_id>/qr/revoke", patients.qr_revoke, name="patient_qr_revoke"),
     path("c/<str:token>", patients.check_in, name="check_in"),
     path("me/access-log", home.access_log, name="access_log"),
+    path("consults", consults.queue_page, name="consults"),
+    path("consults/rows", consults.queue_rows, name="consult_rows"),
+    path("consults/new", consults.ask, name="consult_new"),
+    path("consults/<uuid:consult_id>", consults_case.case, name="consult"),
+    path("consults/<uuid:consult_id>/live", consults_case.live, name="consult_live"),
+    path("consults/<uuid:consult_id>/mdt", consults_case.mdt, name="consult_mdt"),
+    path("consults/<uuid:consult_id>/files/<uuid:file_id>", consults_case.attachment, name="consult_file"),
+    path("consults/<uuid:consult_id>/files/<uuid:file_id>/preview", consults_case.attachment_preview,
+         name="consult_file_preview"),
+    path("consults/<uuid:consult_id>/claim", consults_steps.claim, name="consult_claim"),
+    path("consults/<uuid:consult_id>/assign", consults_steps.assign, name="consult_assign"),
+    path("consults/<uuid:consult_id>/decline", consults_steps.decline, name="consult_decline"),
+    path("consults/<uuid:consult_id>/hand-over", consults_steps.hand_over, name="consult_hand_over"),
+    path("consults/<uuid:consult_id>/request-info", consults_steps.request_info, name="consult_request_info"),
+    path("consults/<uuid:consult_id>/provide-info", consults_steps.provide_info, name="consult_provide_info"),
+    path("consults/<uuid:consult_id>/answer", consults_steps.answer, name="consult_answer"),
+    path("consults/<uuid:consult_id>/amend", consults_steps.amend, name="consult_amend_answer"),
+    path("consults/<uuid:consult_id>/confirm", consults_steps.confirm, name="consult_confirm"),
+    path("consults/<uuid:consult_id>/follow-up", consults_steps.follow_up, name="consult_follow_up"),
+    path("consults/<uuid:consult_id>/cancel", consults_steps.cancel, name="consult_cancel"),
+    path("consults/<uuid:consult_id>/invite", consults_steps.invite, name="consult_invite"),
+    path("consults/<uuid:consult_id>/opinion", consults_steps.opinion, name="consult_opinion"),
+    path("consults/<uuid:consult_id>/messages", consults_steps.message, name="consult_message"),
+    path("consults/<uuid:consult_id>/messages/<uuid:message_id>/correct", consults_steps.correct,
+         name="consult_correct"),
+    path("me/consults", consults_patient.my_consults, name="my_consults"),
+    path("me/consults/<uuid:consult_id>", consults_patient.my_case, name="my_consult"),
+    path("inbox", inbox.inbox, name="inbox"),
+    path("inbox/read-all", inbox.read_all, name="inbox_read_all"),
+    path("inbox/<uuid:notification_id>/read", inbox.read, name="inbox_read"),
     path("network/", include("medunion.web.coordinator.urls")),
 ]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import audit, break_glass, imports, network, practitioners, teams
+from . import audit, break_glass, consults, imports, network, practitioners, teams
 
 app_name = "coord"
 urlpatterns = [
@@ -22,4 +22,6 @@ urlpatterns = [
     path("audit/verify", audit.audit_verify, name="audit_verify"),
     path("break-glass/", break_glass.break_glass, name="break_glass"),
     path("break-glass/<uuid:grant_id>/review", break_glass.break_glass_review, name="break_glass_review"),
+    path("consults/overdue", consults.overdue, name="consult_overdue"),
+    path("consults/targets", consults.targets, name="consult_targets"),
 ]

@@ -1,0 +1,100 @@
+"""The fragment the open case page polls: nothing new is a cheap 204; new messages are appended
+to their conversation, and the header, the answer and the steps follow the state."""
+
+from __future__ import annotations
+
+import re
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from medunion.audit.models import AuditEvent
+from medunion.consults import actions as ca
+from medunion.consults.validation import AnswerInput
+
+from .conftest import ask, page
+
+
+def poller(html: str) -> tuple[str, str]:
+    m = re.search(r'id="case-live" hx-get="([^"]+)" hx-trigger="every 3s"', html)
+    assert m, "the page polls"
+    return re.search(r"after=(\d+)", m.group(1)).group(1), re.search(r"v=(\d+)", m.group(1)).group(1)
+
+
+def test_nothing_new_is_a_cheap_204(cw, client_for):
+    c = ask(cw)
+    doctor = client_for("village_doctor_a")
+    after, version = poller(page(doctor.get(f"/consults/{c.pk}")))
+    before = AuditEvent.objects.count()
+    with CaptureQueriesContext(connection) as polled:
+        response = doctor.get(f"/consults/{c.pk}/live", {"after": after, "v": version})
+    assert response.status_code == 204
+    assert AuditEvent.objects.count() == before  # no patient data shown, nothing audited
+    assert len(polled) <= 12  # the session and the actor, then the case
+
+
+def test_a_claim_and_a_request_appear_on_the_askers_page(cw, client_for):
+    c = ask(cw)
+    doctor = client_for("village_doctor_a")
+    after, version = poller(page(doctor.get(f"/consults/{c.pk}")))
+    cardio = cw.actor("cardiologist_tertiary")
+    ca.claim_consult(acting=cardio, consult_id=c.pk)
+    ca.request_info(acting=cardio, consult_id=c.pk, question="请补做心电图并上传。")
+    response = doctor.get(f"/consults/{c.pk}/live", {"after": after, "v": version})
+    assert response.status_code == 200
+    html = page(response)
+    assert html.lstrip().startswith('<div id="case-live"')
+    new_after, new_version = poller(html)
+    assert int(new_after) > int(after) and int(new_version) > int(version)
+    assert '<ol hx-swap-oob="beforeend:#thread-clinicians">' in html and "请补做心电图并上传。" in html
+    assert 'id="case-head" class="case-head" hx-swap-oob="true" data-state="on_hold"' in html
+    assert 'id="case-actions"' in html and 'data-step="provide_info"' in html  # the steps follow the state
+    assert 'id="inbox-link" hx-swap-oob="true"' in html
+    assert AuditEvent.objects.filter(action="consult.read", detail__live=True).count() == 1
+    # Then nothing new again.
+    assert doctor.get(f"/consults/{c.pk}/live", {"after": new_after, "v": new_version}).status_code == 204
+
+
+def test_an_answer_appears_without_the_steps_being_redrawn_for_a_message(cw, client_for):
+    c = ask(cw)
+    cardio_actor = cw.actor("cardiologist_tertiary")
+    ca.claim_consult(acting=cardio_actor, consult_id=c.pk)
+    doctor = client_for("village_doctor_a")
+    after, version = poller(page(doctor.get(f"/consults/{c.pk}")))
+    ca.post_message(acting=cardio_actor, consult_id=c.pk, body="我看一下。")
+    html = page(doctor.get(f"/consults/{c.pk}/live", {"after": after, "v": version}))
+    assert "我看一下。" in html and 'id="case-actions"' not in html  # a half-typed form is not wiped
+    after, version = poller(html)
+    ca.answer_consult(acting=cardio_actor, consult_id=c.pk, data=AnswerInput(
+        assessment="稳定型心绞痛", recommendation="manage_locally", plan="阿司匹林 100mg qd"))
+    html = page(doctor.get(f"/consults/{c.pk}/live", {"after": after, "v": version}))
+    assert 'id="case-answer"' in html and "阿司匹林 100mg qd" in html and 'data-step="confirm"' in html
+
+
+def test_the_patient_fragment_carries_the_patient_conversation_only(cw, client_for):
+    c = ask(cw)
+    patient = client_for("patient_a")
+    after, version = poller(page(patient.get(f"/me/consults/{c.pk}")))
+    cardio = cw.actor("cardiologist_tertiary")
+    ca.claim_consult(acting=cardio, consult_id=c.pk)
+    secret = ca.post_message(acting=cardio, consult_id=c.pk, body="ST段压低，考虑心肌缺血。")
+    response = patient.get(f"/consults/{c.pk}/live", {"after": after, "v": version})
+    html = page(response) if response.status_code == 200 else ""
+    assert "ST段压低" not in html and str(secret.pk) not in html
+    assert 'data-step' not in html and "thread-clinicians" not in html
+    after, version = poller(html) if html else (after, version)
+    to_patient = ca.post_message(acting=cardio, consult_id=c.pk, body="请按时服药。", audience="patient")
+    html = page(patient.get(f"/consults/{c.pk}/live", {"after": after, "v": version}))
+    assert '<ol hx-swap-oob="beforeend:#thread-patient">' in html and "请按时服药。" in html
+    assert "ST段压低" not in html and "胸闷两天" not in html
+    after, version = poller(html)
+    ca.correct_message(acting=cardio, message_id=to_patient.pk, body="请每日按时服药。")
+    html = page(patient.get(f"/consults/{c.pk}/live", {"after": after, "v": version}))
+    assert f'<li id="msg-{to_patient.pk}" hx-swap-oob="delete">' in html and "请每日按时服药。" in html
+
+
+def test_the_live_fragment_is_not_for_those_who_may_not_see_the_case(cw, client_for):
+    c = ask(cw)
+    for persona in ("village_doctor_b", "outsider", "coordinator", "commission_viewer", "sysadmin"):
+        assert client_for(persona).get(f"/consults/{c.pk}/live?after=0").status_code == 404, persona
+    assert client_for("village_doctor_a").get(f"/consults/{c.pk}/live?after=abc&v=x").status_code == 200
