@@ -45,6 +45,18 @@ def test_rows_now_senders_only_after_commit(world, django_capture_on_commit_call
     assert sorted(SENT) == [("cardiologist_tertiary", "New x case"), ("village_doctor_a", "New x case")]
 
 
+def test_the_senders_are_those_configured_when_the_event_happened(world, settings,
+                                                                  django_capture_on_commit_callbacks):
+    """The demo builds its history with no sender; the commit comes after that setting is gone."""
+    from django.test.utils import override_settings
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with override_settings(MEDUNION_NOTIFY_SENDERS=[]):
+            notify([world.users["village_doctor_a"]], kind="test", title="quiet")
+        notify([world.users["cardiologist_tertiary"]], kind="test", title="loud")
+    assert len(callbacks) == 2 and SENT == [("cardiologist_tertiary", "loud")]
+
+
 def test_a_rolled_back_action_sends_nothing(world, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         with pytest.raises(RuntimeError):

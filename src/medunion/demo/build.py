@@ -51,8 +51,22 @@ STEPS: list[tuple[str, Callable[[DemoState], None]]] = [
     ("patients", residents.build_patients),
     ("accounts", personas.build_accounts),
     ("break-the-glass grants", personas.build_break_glass),
+    ("statistics", lambda _state: analyze()),
     ("consultations", consults.build_consults),
 ]
+
+
+def analyze() -> None:
+    """Refresh PostgreSQL's planner statistics after the bulk inserts. The build is one
+    transaction, so autovacuum cannot see its rows yet; without this the consultations step
+    (real queries through the actions) is planned for the tables as they were before — empty,
+    or holding a test's few rows — and a nested loop over thousands of rows can take minutes.
+    ANALYZE inside a transaction counts the transaction's own rows. SQLite needs nothing."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
 
 
 @dataclass

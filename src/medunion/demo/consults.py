@@ -25,6 +25,7 @@ from medunion.consults.actions_messages import post_message
 from medunion.consults.models import Audience, Recommendation, Urgency
 from medunion.consults.validation import AnswerInput, ConsultInput, RatingInput
 from medunion.core import clock
+from medunion.notifications.models import Notification
 from medunion.patients.models import Patient
 
 from .state import DemoState
@@ -158,4 +159,6 @@ def _build(state: DemoState) -> None:
         ask(village, 300, patient_id=mine[3].pk, urgency=Urgency.URGENT,
             question="68岁女性，血压190/110mmHg，头痛头晕2小时，无肢体无力，已含服卡托普利25mg，下一步如何处理？",
             vitals={"systolic": 186, "diastolic": 108, "heart_rate": 90})
+    # What happened before today has been read; today's news is unread.
+    Notification.objects.filter(created_at__lt=now - dt.timedelta(days=1)).update(read_at=now)
     state.counts["consultations"] = made

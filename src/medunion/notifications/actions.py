@@ -59,7 +59,9 @@ def notify(users: Iterable[Any], *, kind: str, title: Text, body: Text = "", url
             object_type=object_type, object_id=object_id, patient_id=patient_id))
     Notification.objects.bulk_create(rows)
     created = [n.pk for n in rows]
-    transaction.on_commit(lambda: deliver(created))
+    # The senders configured now, when the event happens (not when the transaction commits).
+    paths = tuple(getattr(settings, "MEDUNION_NOTIFY_SENDERS", ()))
+    transaction.on_commit(lambda: deliver(created, paths))
     return rows
 
 

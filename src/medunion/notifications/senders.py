@@ -73,10 +73,11 @@ def configured_senders() -> list[tuple[str, Sender]]:
     return _load(tuple(getattr(settings, "MEDUNION_NOTIFY_SENDERS", ())))
 
 
-def deliver(notification_ids: list[Any]) -> int:
-    """Hand the notifications to every configured sender; returns how many sends succeeded."""
+def deliver(notification_ids: list[Any], paths: tuple[str, ...] | None = None) -> int:
+    """Hand the notifications to every configured sender (or to those of ``paths``, the senders
+    configured when they were made); returns how many sends succeeded."""
     try:
-        senders = configured_senders()
+        senders = configured_senders() if paths is None else _load(paths)
     except Exception:  # noqa: BLE001 - a misconfigured sender must not break the request
         log.exception("notification senders could not be loaded")
         return 0
