@@ -294,7 +294,8 @@ def test_search_query_counts_do_not_grow(case, client_for, kind, persona):
             ca.post_message(acting=cw.actor("cardiologist_tertiary"), consult_id=more.pk, body="好的",
                             audience="patient",
                             attachments=[stored_file(cw, "cardiologist_tertiary", name=f"f{_round}{i}.jpg")])
-    assert counts[0] == counts[1] <= 16, counts  # session, actor, policy, count, rows, prefetches, audit
+    # session, actor, policy, count, rows, prefetches, audit (on PostgreSQL one more: the chain's lock)
+    assert counts[0] == counts[1] <= 16 + (connection.vendor == "postgresql"), counts
 
 
 def test_the_capability_statement_lists_the_three(client_for):
