@@ -31,7 +31,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
 from medunion.access.actor import ANONYMOUS, Actor, actor_for
-from medunion.core.errors import DomainError, NotFound, ValidationFailed
+from medunion.core.errors import DomainError, NotFound
+from medunion.web.common import field_errors
 
 ADMIN_ROLES = frozenset({"sysadmin", "secadmin", "auditadmin"})
 _ACTOR = "_medunion_admin_actor"
@@ -164,11 +165,7 @@ class ActionForm(forms.ModelForm):
         return data
 
     def _show(self, exc: DomainError) -> None:
-        errors: dict[str, list[str]] = {}
-        if isinstance(exc, ValidationFailed) and exc.errors:
-            errors = {k: [str(m) for m in v] for k, v in exc.errors.items()}
-        elif exc.field:
-            errors = {exc.field: [str(exc.message)]}
+        errors = field_errors(exc)
         if not errors:
             self.add_error(None, str(exc.message))
         for name, messages_ in errors.items():

@@ -44,13 +44,18 @@ clinician_page = guarded(lambda a: a.is_practitioner)
 patient_page = guarded(lambda a: a.is_patient)
 
 
+def field_errors(exc: DomainError) -> dict[str, list[str]]:
+    """A domain error's messages by field name (empty when it names no field)."""
+    if isinstance(exc, ValidationFailed) and exc.errors:
+        return {k: [str(m) for m in v] for k, v in exc.errors.items()}
+    if exc.field:
+        return {exc.field: [str(exc.message)]}
+    return {}
+
+
 def apply_error(form: Form, exc: DomainError) -> None:
     """Put a domain error on the form: on its field when the form has one, else on the form."""
-    errors: dict[str, list[str]] = {}
-    if isinstance(exc, ValidationFailed) and exc.errors:
-        errors = {k: [str(m) for m in v] for k, v in exc.errors.items()}
-    elif exc.field:
-        errors = {exc.field: [str(exc.message)]}
+    errors = field_errors(exc)
     if not errors:
         form.add_error(None, str(exc.message))
         return
