@@ -92,7 +92,9 @@ def _stop_worker(worker: subprocess.Popen[bytes] | None) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    """Background work in rounds: escalate overdue consultations. Database connections are
+    """Background work in rounds: escalate overdue consultations; run the referral clocks
+    (escalate unanswered referrals, flag missing outcomes, close finished loops, remind
+    follow-ups). Database connections are
     closed between rounds; SIGTERM ends the loop after the current round."""
     _setup()
     import logging
@@ -103,6 +105,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from django.db import connections
 
     from medunion.consults.escalation import escalate_overdue
+    from medunion.referrals.worker import run_round
 
     log = logging.getLogger("medunion.worker")
     interval = args.interval if args.interval is not None else settings.MEDUNION_WORKER_INTERVAL
@@ -115,12 +118,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     if not args.once:
-        print(f"worker: escalating overdue consultations every {interval}s", flush=True)
+        print(f"worker: escalating overdue consultations and running the referral clocks every {interval}s",
+              flush=True)
     while True:
         try:
             n = escalate_overdue()
             if n or args.once:
                 print(f"worker: {n} consultation(s) escalated", flush=True)
+            counts = run_round()
+            if any(counts.values()) or args.once:
+                print("worker: referrals " + ", ".join(f"{k} {v}" for k, v in counts.items()), flush=True)
         except Exception:  # noqa: BLE001 - logged; the next round tries again
             log.exception("worker round failed")
             if args.once:

@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "medunion.files",
     "medunion.notifications",
     "medunion.consults",
+    "medunion.referrals",
     "medunion.fhir",
     "medunion.web",
 ]

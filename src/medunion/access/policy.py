@@ -54,6 +54,15 @@ class Action(enum.StrEnum):
     INVITE_TO_CONSULT = "consult.invite"
     GIVE_CONSULT_OPINION = "consult.opinion"
     VIEW_CONSULT_FIGURES = "consult.figures"
+    # Tiered referral (issue 4): the rules are in access/referrals.py.
+    CREATE_REFERRAL = "referral.create"
+    VIEW_REFERRAL = "referral.view"
+    TRANSITION_REFERRAL = "referral.transition"  # obj: ReferralStep(referral, event)
+    WRITE_REFERRAL_NOTE = "referral.note"
+    WRITE_REFERRAL_CLINICIAN_MESSAGE = "referral.message.clinicians"
+    WRITE_REFERRAL_PATIENT_MESSAGE = "referral.message.patient"
+    COMPLETE_FOLLOW_UP = "referral.follow_up"
+    VIEW_REFERRAL_FIGURES = "referral.figures"
 
 
 # --- region prefixes: a 12-digit division code's significant digits per level --------------
@@ -528,3 +537,8 @@ _RULES: dict[Action, Any] = {
     Action.GIVE_CONSULT_OPINION: _consult_act("opinion"),
     Action.VIEW_CONSULT_FIGURES: _consult_figures,
 }
+
+# The referral rules live beside this module (kept apart to keep each file readable).
+from .referrals import RULES as _REFERRAL_RULES  # noqa: E402
+
+_RULES.update(_REFERRAL_RULES)

@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
 from medunion.access.actor import Actor
@@ -136,6 +137,12 @@ def save_department(*, acting: Actor, organisation_id: Any, code: str, name: str
     with transaction.atomic():
         dept, created = Department.objects.select_for_update().get_or_create(
             organisation=org, code=code.strip(), defaults={"name": name.strip()})
+        held = {"green_channel_beds": dept.green_channel_beds_in_use,
+                "green_channel_slots": dept.green_channel_slots_in_use}
+        short = {k: [str(_("%(n)d reserved places are held by live referrals; reserve at least that many.")
+                         % {"n": held[k]})] for k in held if numbers[k] < held[k]}
+        if short:
+            raise ValidationFailed(errors=short)
         dept.name, dept.specialty = name.strip(), specialty
         for key, value in numbers.items():
             setattr(dept, key, value)
@@ -511,3 +518,26 @@ def update_team(*, acting: Actor, team_id: Any, changes: dict[str, Any]) -> Team
     with transaction.atomic():
         team = Team.objects.select_for_update().get(pk=team.pk)
         return _apply(acting, team, values, "network.team.update")
+
+
+# --- the green channel's reserved places (used by referrals.capacity) -------------------------
+# No actor and no audit row of their own: they run inside a referral action's transaction,
+# whose audit row records the place taken or given back.
+
+GREEN_COLUMNS = {"bed": ("green_channel_beds", "green_channel_beds_in_use"),
+                 "slot": ("green_channel_slots", "green_channel_slots_in_use")}
+
+
+def take_green_place(department_id: Any, place: str) -> bool:
+    """Hold one reserved place (``bed`` or ``slot``) of this department, if one is free. One
+    conditional UPDATE (``WHERE in_use < reserved``): however many take at once, the department
+    never goes over what it reserved. Returns whether a place was taken."""
+    reserved, in_use = GREEN_COLUMNS[place]
+    return bool(Department.objects.filter(pk=department_id, **{f"{in_use}__lt": F(reserved)})
+                .update(**{in_use: F(in_use) + 1}))
+
+
+def release_green_place(department_id: Any, place: str) -> bool:
+    reserved, in_use = GREEN_COLUMNS[place]
+    return bool(Department.objects.filter(pk=department_id, **{f"{in_use}__gt": 0})
+                .update(**{in_use: F(in_use) - 1}))

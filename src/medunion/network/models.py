@@ -71,6 +71,10 @@ class Department(Entity):
     daily_slots = models.PositiveIntegerField(_("appointment slots per day"), default=0)
     green_channel_beds = models.PositiveIntegerField(_("beds reserved for the green channel"), default=0)
     green_channel_slots = models.PositiveIntegerField(_("slots reserved for the green channel"), default=0)
+    # Reserved places held by live green-channel referrals (referrals.capacity): taken and given
+    # back with conditional UPDATEs, so a department never goes over what it reserved.
+    green_channel_beds_in_use = models.PositiveIntegerField(_("green-channel beds in use"), default=0)
+    green_channel_slots_in_use = models.PositiveIntegerField(_("green-channel slots in use"), default=0)
 
     class Meta:
         ordering = ["organisation", "code"]
@@ -80,6 +84,10 @@ class Department(Entity):
                                    name="department_reserved_beds_within_beds"),
             models.CheckConstraint(condition=Q(green_channel_slots__lte=models.F("daily_slots")),
                                    name="department_reserved_slots_within_slots"),
+            models.CheckConstraint(condition=Q(green_channel_beds_in_use__lte=models.F("green_channel_beds")),
+                                   name="department_green_beds_in_use_within_reserved"),
+            models.CheckConstraint(condition=Q(green_channel_slots_in_use__lte=models.F("green_channel_slots")),
+                                   name="department_green_slots_in_use_within_reserved"),
         ]
         verbose_name = _("department")
         verbose_name_plural = _("departments")
