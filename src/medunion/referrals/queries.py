@@ -98,6 +98,16 @@ def access_referral(actor: Actor, referral_id: Any, *, audit: bool = True) -> Re
     return referral
 
 
+def access_by_code(actor: Actor, code: str) -> Referral:
+    """The referral of a slip's check-in code (404 unless the actor may see it), audited."""
+    from .actions_loop import find_by_code
+
+    referral = find_by_code(actor, code)
+    record(actor, "referral.view", Verb.READ, obj=referral, patient_id=referral.patient_id,
+           detail={"via": "check-in code"})
+    return referral
+
+
 # --- the referral page ---------------------------------------------------------------------
 
 def audiences_for(roles: frozenset[str]) -> tuple[str, ...]:
@@ -138,7 +148,8 @@ def referral_view(actor: Actor, referral: Referral) -> ReferralView:
         events.remove("reopen")
     view = ReferralView(referral=referral, roles=roles, audiences=audiences, entries=entries(referral, audiences),
                         events=events, acts=[str(a) for a in ACTS if may_act(a, referral.state, roles)])
-    view.tasks = list(FollowUpTask.objects.filter(referral=referral).select_related("assignee", "completed_by"))
+    view.tasks = list(FollowUpTask.objects.filter(referral=referral).select_related(
+        "assignee", "completed_by", "patient", "organisation"))
     if Role.PATIENT not in roles:
         view.attachments = list(ReferralAttachment.objects.filter(referral=referral, entry__isnull=True)
                                 .select_related("file"))
@@ -216,6 +227,38 @@ def destinations(actor: Actor, *, direction: str, consortium_id: Any = None, spe
     if specialty:
         out.sort(key=lambda d: not d.departments)
     return out
+
+
+def redirect_destinations(referral: Referral, limit: int = 100) -> list[Destination]:
+    """Where the receiving side may send a referral on: the consortium's organisations that fit
+    its direction from the referring organisation, with departments and availability."""
+    from .actions import DOWN_TIERS
+
+    sender = referral.sender_organisation
+    rank = TIER_RANK.get(sender.tier, 0)  # type: ignore[call-overload]
+    orgs = Organisation.objects.filter(active=True, memberships__consortium_id=referral.consortium_id) \
+        .exclude(pk=sender.pk).order_by("name")
+    if referral.direction == Direction.UP:
+        tiers = [t for t, r in TIER_RANK.items() if r > rank]
+    elif referral.direction == Direction.DOWN:
+        tiers = [t for t, r in TIER_RANK.items() if r < rank and t in DOWN_TIERS]
+    else:
+        tiers = [t for t, r in TIER_RANK.items() if r == rank]
+    rows = list(orgs.filter(tier__in=tiers)[:limit])
+    by_org: dict[Any, list[Department]] = {}
+    for d in Department.objects.filter(organisation__in=rows).order_by("name"):
+        by_org.setdefault(d.organisation_id, []).append(d)
+    avail = capacity.availability([d.pk for ds in by_org.values() for d in ds])
+    return [Destination(o, by_org.get(o.pk, []), avail) for o in rows]
+
+
+def access_slip(actor: Actor, referral_id: Any) -> Referral:
+    """A referral whose slip may be printed now (accepted, not yet arrived), audited; else 404."""
+    referral = load_referral(actor, referral_id)
+    if not referral.checkin_code or referral.state not in (State.ACCEPTED, State.ARRIVED):
+        raise NotFound()
+    record(actor, "referral.slip", Verb.READ, obj=referral, patient_id=referral.patient_id)
+    return referral
 
 
 def live_for(actor: Actor, patient_id: Any, direction: str) -> Referral | None:

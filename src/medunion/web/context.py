@@ -26,11 +26,16 @@ def _items(role: str) -> list[NavItem]:
     if role == "practitioner":
         return [home, NavItem("consults", _("Consultations"), reverse("web:consults")),
                 NavItem("ask", _("Ask a specialist"), reverse("web:consult_new")),
+                NavItem("referrals", _("Referrals"), reverse("web:referrals")),
+                NavItem("refer", _("Refer a patient"), reverse("web:referral_new")),
+                NavItem("tasks", _("Follow-ups"), reverse("web:referral_tasks")),
                 NavItem("patients", _("Patients"), reverse("web:patients")),
                 NavItem("register", _("Register a patient"), reverse("web:patient_new"))]
     if role == "coordinator":
         return [home, NavItem("network", _("Network"), reverse("web:coord:network")),
                 NavItem("consults", _("Consultations"), reverse("web:coord:consult_overdue")),
+                NavItem("referral_figures", _("Referrals"), reverse("web:coord:referral_figures")),
+                NavItem("referral_capacity", _("Green channel"), reverse("web:coord:referral_capacity")),
                 NavItem("practitioners", _("Practitioners"), reverse("web:coord:practitioners")),
                 NavItem("teams", _("Teams"), reverse("web:coord:teams")),
                 NavItem("import", _("Import"), reverse("web:coord:import")),
@@ -39,7 +44,10 @@ def _items(role: str) -> list[NavItem]:
     if role == "patient":
         return [NavItem("home", _("My record"), reverse("web:home")),
                 NavItem("my_consults", _("My consultations"), reverse("web:my_consults")),
+                NavItem("my_referrals", _("My referrals"), reverse("web:my_referrals")),
                 NavItem("access_log", _("Who accessed my record"), reverse("web:access_log"))]
+    if role == "commission":
+        return [home, NavItem("referral_figures", _("Referral figures"), reverse("web:coord:referral_figures"))]
     if role == "auditadmin":
         return [home, NavItem("audit", _("Audit log"), reverse("web:coord:audit"))]
     if role in ("secadmin", "sysadmin"):

@@ -1,6 +1,18 @@
 from django.urls import include, path
 
-from . import auth_views, consults, consults_case, consults_patient, consults_steps, home, inbox, patients
+from . import (
+    auth_views,
+    consults,
+    consults_case,
+    consults_patient,
+    consults_steps,
+    home,
+    inbox,
+    patients,
+    referrals,
+    referrals_page,
+    referrals_patient,
+)
 
 app_name = "web"
 urlpatterns = [
@@ -50,6 +62,28 @@ urlpatterns = [
          name="consult_correct"),
     path("me/consults", consults_patient.my_consults, name="my_consults"),
     path("me/consults/<uuid:consult_id>", consults_patient.my_case, name="my_consult"),
+    path("referrals", referrals.referrals_page, name="referrals"),
+    path("referrals/new", referrals.refer, name="referral_new"),
+    path("referrals/availability", referrals.availability, name="referral_availability"),
+    path("referrals/tasks", referrals.tasks, name="referral_tasks"),
+    path("referrals/tasks/<uuid:task_id>/complete", referrals.task_complete, name="referral_task_complete"),
+    path("referrals/checkin", referrals.checkin_form, name="referral_checkin_form"),
+    path("referrals/checkin/<str:code>", referrals.checkin, name="referral_checkin"),
+    path("referrals/<uuid:referral_id>", referrals_page.referral_page, name="referral"),
+    path("referrals/<uuid:referral_id>/slip.pdf", referrals_page.slip, name="referral_slip"),
+    path("referrals/<uuid:referral_id>/files/<uuid:file_id>", referrals_page.attachment, name="referral_file"),
+    path("referrals/<uuid:referral_id>/accept", referrals_page.accept, name="referral_accept"),
+    path("referrals/<uuid:referral_id>/decline", referrals_page.decline, name="referral_decline"),
+    path("referrals/<uuid:referral_id>/redirect", referrals_page.redirect_step, name="referral_redirect"),
+    path("referrals/<uuid:referral_id>/cancel", referrals_page.cancel, name="referral_cancel"),
+    path("referrals/<uuid:referral_id>/check-in", referrals_page.check_in_step, name="referral_check_in"),
+    path("referrals/<uuid:referral_id>/outcome", referrals_page.outcome, name="referral_outcome"),
+    path("referrals/<uuid:referral_id>/complete", referrals_page.complete, name="referral_complete"),
+    path("referrals/<uuid:referral_id>/reopen", referrals_page.reopen, name="referral_reopen"),
+    path("referrals/<uuid:referral_id>/notes", referrals_page.note, name="referral_note"),
+    path("referrals/<uuid:referral_id>/messages", referrals_page.message, name="referral_message"),
+    path("me/referrals", referrals_patient.my_referrals, name="my_referrals"),
+    path("me/referrals/<uuid:referral_id>", referrals_patient.my_referral, name="my_referral"),
     path("inbox", inbox.inbox, name="inbox"),
     path("inbox/read-all", inbox.read_all, name="inbox_read_all"),
     path("inbox/<uuid:notification_id>/read", inbox.read, name="inbox_read"),

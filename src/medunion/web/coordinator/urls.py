@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import audit, break_glass, consults, imports, network, practitioners, teams
+from . import audit, break_glass, consults, imports, network, practitioners, referrals, teams
 
 app_name = "coord"
 urlpatterns = [
@@ -24,4 +24,8 @@ urlpatterns = [
     path("break-glass/<uuid:grant_id>/review", break_glass.break_glass_review, name="break_glass_review"),
     path("consults/overdue", consults.overdue, name="consult_overdue"),
     path("consults/targets", consults.targets, name="consult_targets"),
+    path("referrals", referrals.figures, name="referral_figures"),
+    path("referrals/capacity", referrals.capacity, name="referral_capacity"),
+    path("referrals/capacity/<uuid:department_id>", referrals.capacity_save, name="referral_capacity_save"),
+    path("referrals/clock/<uuid:consortium_id>", referrals.clock_save, name="referral_clock_save"),
 ]
