@@ -286,6 +286,13 @@ def my_tasks(actor: Actor, *, include_done: bool = False) -> QuerySet[Any]:
         .order_by("due_on", "position", "id")
 
 
+def access_task(actor: Actor, task_id: Any) -> FollowUpTask:
+    """A follow-up task the actor may record (404 otherwise); no audit row: recording it writes one."""
+    from .actions_loop import load_task
+
+    return load_task(actor, task_id)
+
+
 def task_page(actor: Actor, qs: QuerySet[Any], *, limit: int = PAGE_SIZE) -> list[FollowUpTask]:
     rows = list(qs[:max(1, min(limit, 200))])
     record_many(actor, [Entry(action="referral.follow_up.list", verb=Verb.READ, object_type="referrals.followuptask",

@@ -14,6 +14,7 @@ from typing import Any
 import segno
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from reportlab.graphics import renderPDF
 from reportlab.graphics.shapes import Drawing, Rect
 from reportlab.lib.pagesizes import A5
@@ -75,13 +76,14 @@ def render_slip(referral: Referral, *, base_url: str, language: str = "zh-hans")
         c.drawString(12 * mm, y, _("Referral slip"))
         c.setFont(FONT, 9)
         y -= 6 * mm
-        c.drawString(12 * mm, y, f"{referral.consortium.name} · {referral.get_direction_display()}"
-                     + (f" · {_('green channel')}" if referral.green_channel else ""))
+        # (" / ": the CID font has no middle dot)
+        c.drawString(12 * mm, y, f"{referral.consortium.name} / {referral.get_direction_display()}"
+                     + (f" / {_('green channel')}" if referral.green_channel else ""))
         patient = referral.patient
         rows = [
             (_("Patient"), patient.name),
-            (_("From"), f"{referral.sender_organisation.name} · {referral.sender.name}"),
-            (_("To"), referral.target_organisation.name + (f" · {referral.target_department.name}"
+            (pgettext("referral", "From"), f"{referral.sender_organisation.name} / {referral.sender.name}"),
+            (pgettext("referral", "To"), referral.target_organisation.name + (f" / {referral.target_department.name}"
                                                            if referral.target_department else "")),
             (_("Accepted by"), referral.receiver.name if referral.receiver else ""),
             (_("When"), timezone.localtime(referral.appointment_at).strftime("%Y-%m-%d %H:%M")

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from medunion.access.loaders import access_consult, access_patient, parse_uuid
+from medunion.access.loaders import access_consult, access_patient
 from medunion.access.policy import visible_organisations, visible_practitioners
 from medunion.consults.models import ConsultAnswer, Recommendation
 from medunion.core import clock
@@ -216,7 +216,7 @@ def tasks(request: HttpRequest) -> HttpResponse:
 @require_POST
 def task_complete(request: HttpRequest, task_id: Any) -> HttpResponse:
     actor = request.actor  # type: ignore[attr-defined]
-    tid = parse_uuid(task_id)
+    tid = rq.access_task(actor, task_id).pk  # 404 before anything else for a task not one's own
     form = TaskForm(request.POST, prefix=f"t{tid.hex[:8]}")
     if form.is_valid():
         d = form.cleaned_data
