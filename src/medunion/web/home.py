@@ -39,8 +39,11 @@ def _clinician_home(request: HttpRequest, actor: Any) -> HttpResponse:
         profile = practitioner_profile(actor, access_practitioner(actor, actor.practitioner_id))
     except NotFound:
         profile = None  # no active practice site in a consortium (yet, or any more)
+    from medunion.referrals.queries import counts as referral_counts
+
     return render(request, "web/home_clinician.html", {
-        "profile": profile, "patients": pq.my_patients(actor, limit=20), "search": SearchForm(), "nav": "home"})
+        "profile": profile, "patients": pq.my_patients(actor, limit=20), "search": SearchForm(), "nav": "home",
+        "referrals": referral_counts(actor)})
 
 
 def _patient_home(request: HttpRequest, actor: Any) -> HttpResponse:
