@@ -18,7 +18,7 @@ from medunion.fhir.registry import REGISTRY
 from tests.fhir.conftest import FHIR_JSON, get, validate
 
 RESOURCES = ["Organization", "Location", "Practitioner", "PractitionerRole", "CareTeam", "Patient", "Consent",
-             "AuditEvent", "ServiceRequest", "Task", "Communication"]
+             "AuditEvent", "ServiceRequest", "Task", "Communication", "Appointment", "DocumentReference"]
 
 
 def test_metadata_needs_no_auth_and_lists_every_resource(db):

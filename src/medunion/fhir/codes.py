@@ -85,4 +85,5 @@ OBJECT_TYPES = {
     "audit.auditevent": "AuditEvent",
     "consults.consult": "ServiceRequest",
     "consults.consultmessage": "Communication",
+    "referrals.referral": "ServiceRequest",
 }

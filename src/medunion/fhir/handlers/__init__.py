@@ -1,5 +1,5 @@
 """Importing this package registers every resource type (see ..registry)."""
 
-from . import audit, careteam, consults, network, patients
+from . import audit, careteam, consults, network, patients, referrals
 
-__all__ = ["audit", "careteam", "consults", "network", "patients"]
+__all__ = ["audit", "careteam", "consults", "network", "patients", "referrals"]

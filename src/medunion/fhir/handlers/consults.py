@@ -128,20 +128,8 @@ def read_service_request(actor: Actor, rid: str) -> dict[str, Any]:
     return m.service_request(consult)
 
 
-def search_service_request(actor: Actor, sr: SearchRequest) -> SearchResult:
-    if not actor.is_practitioner and not actor.system:
-        raise NotFound()
-    rows, total, has_next = paginate(sr.apply(_consults(actor)), sr)
-    audit_served(actor, "consult.service_request.search", "consults.consult", [(c.pk, c.patient_id) for c in rows],
-                 sr)
-    return SearchResult([m.service_request(c) for c in rows], total, has_next)
-
-
-register("ServiceRequest", _("Teleconsultation requests (category consultation) the clinician may see: the question, "
-                             "the patient, who asked, the target. Clinicians only. Every request served is recorded "
-                             "in the audit log."),
-         SERVICE_REQUEST_PARAMS, read_service_request, search_service_request, areas=(Action.CREATE_CONSULT,),
-         patient_data=True)
+# ServiceRequest and Task are registered by handlers.referrals, which serves teleconsultations and
+# referrals as one type each (searching both, reading either by id).
 
 
 # --- Task ---------------------------------------------------------------------------------------------
@@ -173,18 +161,6 @@ TASK_PARAMS = [
 def read_task(actor: Actor, rid: str) -> dict[str, Any]:
     consult = access_consult(actor, rid, audit_action="consult.task.read")
     return m.task(consult, for_patient=not actor.is_practitioner and not actor.system)
-
-
-def search_task(actor: Actor, sr: SearchRequest) -> SearchResult:
-    rows, total, has_next = paginate(sr.apply(_consults(actor)), sr)
-    audit_served(actor, "consult.task.search", "consults.consult", [(c.pk, c.patient_id) for c in rows], sr)
-    for_patient = not actor.is_practitioner and not actor.system
-    return SearchResult([m.task(c, for_patient=for_patient) for c in rows], total, has_next)
-
-
-register("Task", _("The workflow state of each teleconsultation the actor may see (a patient: their own cases, "
-                   "without clinical content). Every task served is recorded in the audit log."),
-         TASK_PARAMS, read_task, search_task, areas=(Action.SEARCH_PATIENTS,), patient_data=True)
 
 
 # --- Communication -------------------------------------------------------------------------------------
