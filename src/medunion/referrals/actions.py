@@ -442,6 +442,8 @@ def redirect_referral(*, acting: Actor, referral_id: Any, organisation_id: Any, 
                                           "escalation_level": 0, "escalate_at": now + clock_for(
                                               referral.consortium_id).answer_within(referral.urgency)})
         referral = moved.referral
+        # A downward referral's follow-up tasks go with it, to whoever accepts there.
+        FollowUpTask.objects.filter(referral=referral, state="scheduled").update(organisation=target, assignee=None)
         patient_update(acting, referral, "redirect", {"organisation": referral.target_organisation.name})
         _audit(acting, referral, "referral.redirect", reason=reason,
                target_organisation=str(referral.target_organisation_id),

@@ -96,7 +96,9 @@ def check_in(*, acting: Actor, referral_id: Any = None, code: str = "", expected
         referral = find_by_code(acting, code) if code else load_referral(acting, referral_id)
         now = clock.now()
         days = clock_for(referral.consortium_id).outcome_days
-        changes: dict[str, Any] = {"arrived_at": now, "outcome_due_at": now + dt.timedelta(days=days)}
+        # A new outcome clock starts on arrival (a flag raised while waiting for the patient is cleared).
+        changes: dict[str, Any] = {"arrived_at": now, "outcome_due_at": now + dt.timedelta(days=days),
+                                   "outcome_flagged_at": None}
         if referral.green_place == GreenPlace.SLOT:
             changes.update(capacity.give_back(referral))
         moved = apply_transition(acting, referral, Event.CHECK_IN, expected_version=expected_version,

@@ -142,7 +142,8 @@ def remind_follow_ups(now: dt.datetime | None = None, *, limit: int = BATCH) -> 
 
 def _remind(pk: Any, now: dt.datetime) -> int:
     with transaction.atomic():
-        if not FollowUpTask.objects.filter(pk=pk, reminded_at__isnull=True).update(reminded_at=now):
+        if not FollowUpTask.objects.filter(pk=pk, state=TaskState.SCHEDULED, reminded_at__isnull=True) \
+                .update(reminded_at=now):
             return 0
         task = FollowUpTask.objects.select_related("referral__sender_organisation").get(pk=pk)
         users = user_ids_of([task.assignee_id]) if task.assignee_id else receiving_users(task.referral)
