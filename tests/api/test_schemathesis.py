@@ -91,6 +91,9 @@ OWNERS = [
     ("/api/v1/consults/overdue", "coordinator"),
     ("/api/v1/consults/figures", "coordinator"),
     ("/api/v1/consults/targets", "coordinator"),
+    ("/api/v1/referrals/capacity", "coordinator"),
+    ("/api/v1/referrals/clock", "coordinator"),
+    ("/api/v1/referrals/figures", "coordinator"),
 ]
 
 

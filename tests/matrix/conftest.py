@@ -29,7 +29,7 @@ PERSONAS = {
     "village_doctor_b": "same consortium, unrelated to patient_a",
     "hub_radiologist": "same consortium, break-the-glass grant on patient_a",
     "cardiologist_tertiary": "same consortium, unrelated, another tier (sees the cardiology pool)",
-    "consult_specialist": "cardiologist who took patient_a's consultation (care team through it)",
+    "consult_specialist": "cardiologist who took patient_a's consultation and accepted their referral (care team)",
     "outsider": "clinician of another consortium",
     "coordinator": "coordinator of QX-YGT",
     "commission_viewer": "health commission of the county",
@@ -93,6 +93,7 @@ def _build() -> MatrixWorld:
     site = PracticeSite.objects.filter(practitioner_id=vdb).first()
     consult_ids = _consult(world)
     event = AuditEvent.objects.filter(patient_id=pid).order_by("-seq").first()
+    referral_ids = _referral(world)
     matrix = MatrixWorld(world=world, ids={
         "patient": str(pid), "org": str(county.pk), "department": str(department.pk),
         "department_code": department.code, "consortium": str(c.pk), "practitioner": str(vdb),
@@ -101,7 +102,7 @@ def _build() -> MatrixWorld:
         "site": str(site.pk) if site else "", "event": str(event.uid) if event else "",
         "patient_id_number": world.patients["patient_a_id_number"], "region": "610424100201",
         "setting": "support_phone",
-        **consult_ids,
+        **consult_ids, **referral_ids,
     })
     for persona in PERSONAS:
         if persona != "anonymous":
@@ -150,6 +151,65 @@ def _consult(world: World) -> dict[str, str]:
     return {"consult": str(consult.pk), "pool_consult": str(pool.pk), "consult_file": str(photo.pk),
             "consult_message": str(clinical.pk), "patient_message": str(to_patient.pk),
             "notification": str(note.pk) if note else ""}
+
+
+def _referral(world: World) -> dict[str, str]:
+    """village_doctor_a, cardiologist_tertiary and consult_specialist hold the transfer_patients
+    privilege (village_doctor_b only a licence). patient_a referred up by village_doctor_a to the
+    tertiary cardiology department through the green channel (a bed), with a file and a clinician
+    message, accepted with a bed by consult_specialist (already in the care team through the
+    consultation: accepting puts the receiver in it, and cardiologist_tertiary must stay unrelated
+    to patient_a, a clinician of the receiving hospital who sees the referral only); and sent down
+    by consult_specialist to 东村卫生室 (village_doctor_a's clinic) with a discharge summary and a
+    two-step plan, still requested."""
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    from medunion.core import clock
+    from medunion.files.actions import store_upload
+    from medunion.network.models import Department
+    from medunion.referrals import actions as ra
+    from medunion.referrals.models import FollowUpTask
+
+    system = system_actor("matrix")
+    c = world.consortium
+    for persona, number in (("village_doctor_a", "V610424000001"), ("cardiologist_tertiary", "110610000000001"),
+                            ("consult_specialist", "110610000000002")):
+        practitioner_id = world.users[persona].practitioner_id
+        net.record_training(acting=system, practitioner_id=practitioner_id, consortium_id=c.pk,
+                            completed_on="2025-06-01")
+        net.record_exam(acting=system, practitioner_id=practitioner_id, consortium_id=c.pk, taken_on="2025-06-20",
+                        score=88)
+        net.record_licence(acting=system, practitioner_id=practitioner_id, number=number, valid_from="2020-01-01")
+    pid = world.patients["patient_a"].pk
+    doctor, cardio = world.actor("village_doctor_a"), world.actor("consult_specialist")
+    cardiology = Department.objects.get(organisation=world.orgs["tertiary"], code="CARD")
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (30, 30, 200)).save(buffer, "JPEG")
+    letter = store_upload(acting=doctor, patient_id=pid, upload=SimpleUploadedFile(
+        "ecg-referral.jpg", buffer.getvalue(), content_type="image/jpeg"))
+    referral = ra.create_referral(acting=doctor, data=ra.ReferralInput(
+        patient_id=pid, direction="up", target_organisation_id=world.orgs["tertiary"].pk,
+        target_department_id=cardiology.pk, urgency="urgent", reason="不稳定型心绞痛，需冠脉造影",
+        clinical_summary="胸痛反复发作三天，心电图ST段压低，肌钙蛋白轻度升高。", green_channel=True, green_place="bed"),
+        attachments=[letter])
+    entry = ra.post_message(acting=doctor, referral_id=referral.pk, audience="clinicians",
+                            body="患者已服阿司匹林300mg。")
+    referral = ra.accept_referral(acting=cardio, referral_id=referral.pk, data=ra.AcceptInput(
+        admit_kind="bed", appointment_at=clock.now() + dt.timedelta(hours=4), location="住院部5楼 心内科 12床",
+        bring="身份证、医保卡、既往心电图"))
+    down = ra.create_referral(acting=cardio, data=ra.ReferralInput(
+        patient_id=pid, direction="down", target_organisation_id=world.orgs["clinic_a"].pk,
+        reason="康复期随访", clinical_summary="冠脉支架术后，病情稳定。", discharge_summary="PCI术后第5天出院，继续双抗治疗。",
+        plan=[ra.PlanItem(kind="visit", description="出院一周随访", due_in_days=7),
+              ra.PlanItem(kind="medication_review", description="复查用药", due_in_days=30)]))
+    task = FollowUpTask.objects.filter(referral=down).order_by("position").first()
+    return {"referral": str(referral.pk), "referral_entry": str(entry.pk), "referral_file": str(letter.pk),
+            "referral_code": referral.checkin_code, "down_referral": str(down.pk),
+            "task": str(task.pk) if task else "", "card_department": str(cardiology.pk),
+            "tertiary": str(world.orgs["tertiary"].pk)}
 
 
 @pytest.fixture(scope="module")
