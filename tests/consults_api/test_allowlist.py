@@ -69,7 +69,8 @@ def test_the_patient_sees_the_patient_conversation_only(cw, api, case):
     assert item["question"] is None and item["id"] == c
     for response in answers:
         assert response.status_code == 200
-        assert SECRET not in response.content.decode(), response.request["PATH_INFO"]
+        # Compare with the decoded JSON: the raw body writes Chinese as \\u escapes.
+        assert SECRET not in json.dumps(response.json(), ensure_ascii=False), response.request["PATH_INFO"]
 
     # Files: the leaflet of the patient conversation, nothing else.
     got = patient.get(f"/consults/{c}/attachments/{case['leaflet']}")
@@ -92,7 +93,7 @@ def test_the_patient_on_fhir(cw, api, case):
                  f"Communication?patient={cw.patient.pk}&status=entered-in-error,completed"):
         response = client.get(f"/fhir/{path}")
         assert response.status_code == 200, (path, response.content)
-        served.append(response.content.decode())
+        served.append(json.dumps(response.json(), ensure_ascii=False))
     bundle = json.loads(served[0])
     texts = [p["contentString"] for e in bundle["entry"] for p in e["resource"].get("payload", [])
              if "contentString" in p]
