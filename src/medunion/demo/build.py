@@ -31,7 +31,7 @@ from medunion.core import clock
 from medunion.core.errors import Conflict
 from medunion.network.models import Organisation
 
-from . import consults, network, personas, residents, staff
+from . import consults, network, personas, referrals, residents, staff
 from .catalogue import COUNTY_ORGS, TERTIARY
 from .personas import PASSWORD, print_logins
 from .state import DemoState
@@ -53,6 +53,7 @@ STEPS: list[tuple[str, Callable[[DemoState], None]]] = [
     ("break-the-glass grants", personas.build_break_glass),
     ("statistics", lambda _state: analyze()),
     ("consultations", consults.build_consults),
+    ("referrals", referrals.build_referrals),
 ]
 
 

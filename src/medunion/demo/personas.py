@@ -32,23 +32,27 @@ URL = "http://127.0.0.1:8000"
 LOGINS: list[tuple[str, Any, Any]] = [
     ("village", gettext_lazy("village doctor at a village clinic"),
      gettext_lazy("register a patient by ID number on a phone, search, see the patient's care team; ask a "
-                  "specialist with a photo, answer the cardiologist's question, confirm and rate an answer")),
+                  "specialist with a photo, answer the cardiologist's question, confirm and rate an answer; refer a "
+                  "patient up through the green channel, the follow-ups due today of a patient sent back down")),
     ("township", gettext_lazy("GP at a township health centre, leads a family-doctor team"),
-     gettext_lazy("the patients of the team's village doctors")),
+     gettext_lazy("the patients of the team's village doctors; referrals sent, one whose outcome is overdue")),
     ("cardio", gettext_lazy("cardiologist at the tertiary hospital"),
      gettext_lazy("the consultation queues (pool, overdue, mine): claim, ask for information, answer; sees "
-                  "only patients they are related to; break-the-glass with a reason")),
+                  "only patients they are related to; break-the-glass with a reason; the referral inbox: an urgent "
+                  "green-channel referral to accept with a bed")),
     ("breast", gettext_lazy("breast surgeon, breast MDT, breast-disease alliance"),
-     gettext_lazy("the alliance, its teams and members")),
+     gettext_lazy("the alliance, its teams and members; a new referral in the breast department's inbox")),
     ("radiology", gettext_lazy("radiologist at the imaging hub"),
      gettext_lazy("the remote-reading teams, the breast MDT")),
     ("coordinator", gettext_lazy("coordinator of the county medical community and the breast alliance"),
      gettext_lazy("network pages, import practitioners, credentials and privileges, audit search, "
-                  "break-the-glass reviews, overdue consultations and response targets")),
+                  "break-the-glass reviews, overdue consultations and response targets; referral figures, "
+                  "green-channel capacity and the referral clock")),
     ("commission", gettext_lazy("county health-commission viewer"),
-     gettext_lazy("figures for the county, no patient data")),
+     gettext_lazy("figures for the county (consultations, referrals up and down), no patient data")),
     ("patient", gettext_lazy("a resident registered by the village doctor"),
-     gettext_lazy("own record, check-in QR code, who accessed my record, the conversation with the doctors")),
+     gettext_lazy("own record, check-in QR code, who accessed my record, the conversation with the doctors; "
+                  "my referral: the appointment, where to go, what to bring, the printable slip")),
     ("sysadmin", gettext_lazy("system administrator"), gettext_lazy("platform settings")),
     ("secadmin", gettext_lazy("security administrator"), gettext_lazy("accounts")),
     ("auditadmin", gettext_lazy("audit administrator"), gettext_lazy("the audit log")),
