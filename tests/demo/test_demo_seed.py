@@ -54,7 +54,7 @@ def test_database_is_empty_and_progress(capsys):
     assert not database_is_empty()
     assert "demo consortium built in" in capsys.readouterr().out
     assert report.counts["patients"] == 50 and report.counts["townships"] == 21
-    assert set(report.personas) == {"village", "township", "cardio", "breast", "radiology", "coordinator",
+    assert set(report.personas) == {"village", "trainee", "township", "cardio", "breast", "radiology", "coordinator",
                                     "commission", "patient", "sysadmin", "secadmin", "auditadmin"}
 
 

@@ -42,6 +42,8 @@ LOGINS: list[tuple[str, Any, Any]] = [
                   "green-channel referral to accept with a bed")),
     ("breast", gettext_lazy("breast surgeon, breast MDT, breast-disease alliance"),
      gettext_lazy("the alliance, its teams and members; a new referral in the breast department's inbox")),
+    ("trainee", gettext_lazy("village doctor who did the referral training but has not passed the exam"),
+     gettext_lazy("try to refer a patient (/referrals/new): refused, the missing exam named with how to get it")),
     ("radiology", gettext_lazy("radiologist at the imaging hub"),
      gettext_lazy("the remote-reading teams, the breast MDT")),
     ("coordinator", gettext_lazy("coordinator of the county medical community and the breast alliance"),
@@ -90,6 +92,11 @@ def _build_accounts(state: DemoState) -> None:
         p = state.personas[key]
         users[key] = create_account(acting=system, username=key, password=PASSWORD, role=Role.PRACTITIONER,
                                     display_name=p.name, practitioner_id=p.pk)
+    trainee = _colleague_lacking_exam(users["village"])
+    if trainee is not None:
+        users["trainee"] = create_account(acting=system, username="trainee", password=PASSWORD,
+                                          role=Role.PRACTITIONER, display_name=trainee.name,
+                                          practitioner_id=trainee.pk)
     c = state.consortia
     users["coordinator"] = create_account(
         acting=system, username="coordinator", password=PASSWORD, role=Role.COORDINATOR,
@@ -144,21 +151,27 @@ def _who(users: dict[str, User], sites: dict[Any, str]) -> dict[str, str]:
 
 def _lacking_exam(village: User | None) -> str:
     """The name of a colleague at the village doctor's clinic who lacks only the exam."""
+    colleague = _colleague_lacking_exam(village)
+    return colleague.name if colleague is not None else ""
+
+
+def _colleague_lacking_exam(village: User | None) -> Any:
+    """A colleague at the village doctor's clinic who lacks only the exam (or None)."""
     from medunion.network.models import PracticeSite
     from medunion.network.queries import privilege_status
 
     if village is None or not village.practitioner_id:
-        return ""
+        return None
     site = PracticeSite.objects.filter(practitioner_id=village.practitioner_id, primary=True).first()
     consortium = site.organisation.memberships.values_list("consortium_id", flat=True).first() if site else None
     if site is None or consortium is None:
-        return ""
+        return None
     colleagues = PracticeSite.objects.filter(organisation_id=site.organisation_id).exclude(
         practitioner_id=village.practitioner_id).select_related("practitioner")
     for other in colleagues:
         if privilege_status(other.practitioner_id, consortium, "transfer_patients").missing == ["exam"]:
-            return other.practitioner.name
-    return ""
+            return other.practitioner
+    return None
 
 
 def print_logins(out: Any = None) -> None:
@@ -181,7 +194,7 @@ def print_logins(out: Any = None) -> None:
             continue
         lines.append(_pad(username, width) + str(who) + (f" — {names[username]}" if names.get(username) else ""))
         lines.append(" " * width + _("try: %(what)s") % {"what": try_})
-    lacking = _lacking_exam(users.get("village"))
+    lacking = "" if "trainee" in users else _lacking_exam(users.get("village"))
     if lacking:
         lines += ["", _("%(name)s, a colleague of the village doctor, has done the referral training but not "
                         "passed the exam: the privilege pages explain what is missing.") % {"name": lacking}]

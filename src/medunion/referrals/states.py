@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class State(models.TextChoices):
@@ -39,7 +40,7 @@ class State(models.TextChoices):
 
 class Event(models.TextChoices):
     ACCEPT = "accept", _("accept")
-    DECLINE = "decline", _("decline")
+    DECLINE = "decline", pgettext_lazy("referral", "decline")
     REDIRECT = "redirect", _("redirect")
     CANCEL = "cancel", _("cancel")
     CHECK_IN = "check_in", _("check the patient in")

@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from medunion.access.loaders import parse_uuid
@@ -41,7 +41,7 @@ STEP_FORMS: dict[str, Any] = {
 }
 STEP_TEXT: dict[str, tuple[Any, Any]] = {
     "accept": (gettext_lazy("Accept"), gettext_lazy("Accept the referral")),
-    "decline": (gettext_lazy("Decline"), gettext_lazy("Decline")),
+    "decline": (pgettext_lazy("referral", "Decline"), pgettext_lazy("referral", "Decline")),
     "redirect": (gettext_lazy("Redirect to another department or organisation"), gettext_lazy("Redirect")),
     "cancel": (gettext_lazy("Cancel the referral"), gettext_lazy("Cancel the referral")),
     "check_in": (gettext_lazy("Check the patient in"), gettext_lazy("Check the patient in")),
