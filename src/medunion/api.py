@@ -167,6 +167,7 @@ def _register_routers() -> None:
                            ("medunion.audit.api", "/audit"), ("medunion.access.api", "/access"),
                            ("medunion.accounts.admin_api", "/accounts"), ("medunion.accounts.settings_api", "/settings"),
                            ("medunion.consults.api", "/consults"), ("medunion.notifications.api", "/notifications"),
+                           ("medunion.referrals.api", "/referrals"),
                            ("medunion.files.api", "/files")):
         try:
             mod = __import__(module, fromlist=["router"])
