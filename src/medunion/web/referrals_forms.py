@@ -11,10 +11,21 @@ from django.utils.translation import gettext_lazy as _
 from medunion.referrals.models import AdmitKind, Direction, GreenPlace, TaskKind, Urgency
 from medunion.referrals.validation import PlanItem
 
-from .consults_forms import AnyChoiceField, NeededAnyChoiceField, NeededCharField, StepForm, _text
+from .consults_forms import (
+    AnyChoiceField,
+    NeededAnyChoiceField,
+    NeededCharField,
+    NeededMixin,
+    StepForm,
+    _text,
+)
 from .forms import BLANK, OnceField
 
 PLAN_ROWS = 5
+
+
+class NeededDateTimeField(NeededMixin, forms.DateTimeField):
+    pass
 
 
 def _plan_fields(form: forms.Form) -> None:
@@ -89,7 +100,7 @@ class ReferForm(forms.Form):
 class AcceptForm(StepForm):
     admit_kind = forms.ChoiceField(label=_("Admission"), choices=AdmitKind.choices, initial=AdmitKind.APPOINTMENT,
                                    widget=forms.RadioSelect, required=False)
-    appointment_at = forms.DateTimeField(label=_("Come on"), required=False,
+    appointment_at = NeededDateTimeField(label=_("Come on"),
                                          widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     location = NeededCharField(label=_("Where to go"), max_length=300,
                                widget=forms.TextInput(attrs={"placeholder": _("building, ward or room, bed")}))

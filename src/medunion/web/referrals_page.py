@@ -75,6 +75,8 @@ def step_forms(actor: Any, view: rq.ReferralView, bound: dict[str, Any] | None =
         if key == "redirect":
             kwargs["destinations"] = _redirect_choices(r)
         form_initial = {**initial, "once": fresh_once()}
+        if key == "accept":
+            form_initial["admit_kind"] = "bed" if r.green_place == "bed" else "appointment"
         if key == "patient_message":
             form_initial["audience"] = Audience.PATIENT
         if key == "clinician_message":
