@@ -81,6 +81,29 @@ def problems(*statuses: int) -> dict[str, Any]:
     return {"responses": {s: _problem_response(s) for s in statuses}}
 
 
+def idempotent(*statuses: int) -> dict[str, Any]:
+    """``openapi_extra`` of a create that accepts an ``Idempotency-Key``: the header, the
+    problem answers, and the header that marks a replayed 201."""
+    from medunion.core.idempotency import IDEMPOTENCY_PARAMETER, REPLAYED_RESPONSE_HEADER
+
+    extra = problems(*statuses)
+    extra["parameters"] = [IDEMPOTENCY_PARAMETER]
+    extra["responses"][201] = {"headers": REPLAYED_RESPONSE_HEADER}
+    return extra
+
+
+def file_download() -> dict[str, Any]:
+    """``openapi_extra`` of a stored file's download: its bytes with the type found when stored."""
+    from medunion.files.sniff import SERVABLE_TYPES
+
+    extra = problems(404, 503)
+    extra["responses"][200] = {
+        "description": "The file's bytes, with the type found when it was stored.",
+        "content": {t: {"schema": {"type": "string", "format": "binary"}}
+                    for t in sorted(SERVABLE_TYPES | {"application/octet-stream"})}}
+    return extra
+
+
 class MedUnionAPI(NinjaAPI):
     def get_openapi_schema(self, *, path_prefix: str | None = None,
                            path_params: dict[str, Any] | None = None) -> Any:

@@ -21,9 +21,9 @@ from ninja import Field, Query, Router, Schema, Status
 from medunion.access.actor import Actor
 from medunion.access.loaders import access_consult
 from medunion.access.policy import Action, consult_roles, require, visible_consortia, visible_consults
-from medunion.api import api_actor, problems
+from medunion.api import api_actor, file_download, idempotent, problems
 from medunion.core.errors import NotFound
-from medunion.core.idempotency import IDEMPOTENCY_PARAMETER, REPLAYED_RESPONSE_HEADER, run_once
+from medunion.core.idempotency import run_once
 from medunion.files.http import file_response, preview_response
 from medunion.files.sniff import SERVABLE_TYPES
 from medunion.network.codes import Specialty
@@ -39,19 +39,9 @@ router = Router(tags=["consults"])
 QueueName = Literal["mine", "team", "pool", "overdue", "waiting", "asked"]
 
 
-def _idempotent(*statuses: int) -> dict[str, Any]:
-    extra = problems(*statuses)
-    extra["parameters"] = [IDEMPOTENCY_PARAMETER]
-    extra["responses"][201] = {"headers": REPLAYED_RESPONSE_HEADER}
-    return extra
-
 
 _STEP = problems(403, 404, 409)
-_FILE_DOC = problems(404, 503)
-_FILE_DOC["responses"][200] = {
-    "description": "The file's bytes, with the type found when it was stored.",
-    "content": {t: {"schema": {"type": "string", "format": "binary"}}
-                for t in sorted(SERVABLE_TYPES | {"application/octet-stream"})}}
+_FILE_DOC = file_download()
 _PREVIEW_DOC = problems(404, 503)
 _PREVIEW_DOC["responses"][200] = {
     "description": "An image to show inline (PNG for DICOM, JPEG for large or HEIC photos, else the photo).",
@@ -119,7 +109,7 @@ def list_cases(request: HttpRequest, filters: Query[QueueFilters]):
 
 
 @router.post("", response={201: s.CaseOut}, summary="Ask: send a case to the pool, a team or a specialist",
-             openapi_extra=_idempotent(404))
+             openapi_extra=idempotent(404))
 def create(request: HttpRequest, response: HttpResponse, payload: s.ConsultIn):
     actor = api_actor(request)
 

@@ -19,9 +19,9 @@ from ninja.pagination import paginate
 from medunion.access.actor import Actor
 from medunion.access.loaders import access_organisation, access_practitioner, access_team, parse_uuid
 from medunion.access.policy import Action, can, visible_consortia, visible_organisations, visible_teams
-from medunion.api import api_actor, problems
+from medunion.api import api_actor, idempotent, problems
 from medunion.core.errors import NotFound, ValidationFailed
-from medunion.core.idempotency import IDEMPOTENCY_PARAMETER, REPLAYED_RESPONSE_HEADER, run_once
+from medunion.core.idempotency import run_once
 
 from . import actions as net
 from . import queries
@@ -77,12 +77,6 @@ def _choice(value: str, allowed: list[str], field: str) -> str:
     return value
 
 
-def _idempotent(*statuses: int) -> dict[str, Any]:
-    extra = problems(*statuses)
-    extra["parameters"] = [IDEMPOTENCY_PARAMETER]
-    extra["responses"][201] = {"headers": REPLAYED_RESPONSE_HEADER}
-    return extra
-
 
 def _reads() -> dict[str, Any]:  # a fresh dict per operation: Ninja merges it into the schema
     return problems(404)
@@ -93,7 +87,7 @@ def _writes() -> dict[str, Any]:
 
 
 def _creates() -> dict[str, Any]:
-    return _idempotent(403, 404, 409)
+    return idempotent(403, 404, 409)
 
 
 def _created(request: HttpRequest, response: HttpResponse, scope: str, payload: dict[str, Any],

@@ -22,9 +22,9 @@ from ninja import Field, Query, Router, Schema, Status
 
 from medunion.access.loaders import access_patient
 from medunion.access.policy import Action, relationship_to, require
-from medunion.api import api_actor, problems
+from medunion.api import api_actor, idempotent, problems
 from medunion.core import clock
-from medunion.core.idempotency import IDEMPOTENCY_PARAMETER, REPLAYED_RESPONSE_HEADER, run_once
+from medunion.core.idempotency import run_once
 
 from . import actions, queries
 from .models import CareRole, CareTeamMember, Consent, ConsentScope, Patient, Sex
@@ -35,21 +35,15 @@ router = Router(tags=["patients"])
 LINE = r"^[^\x00-\x1f\x7f]*$"
 
 
-def _idempotent(*statuses: int) -> dict[str, Any]:
-    extra = problems(*statuses)
-    extra["parameters"] = [IDEMPOTENCY_PARAMETER]
-    extra["responses"][201] = {"headers": REPLAYED_RESPONSE_HEADER}
-    return extra
-
 
 # --- schemas ------------------------------------------------------------------------------------
 
-class OrganisationRef(Schema):
+class PatientOrganisationRef(Schema):
     id: uuid.UUID
     name: str
 
 
-class RegionRef(Schema):
+class PatientRegionRef(Schema):
     code: str
     name: str
 
@@ -62,13 +56,13 @@ class PatientSummary(Schema):
     age: int
     masked_id_number: str = Field(description="The resident ID number with all but its last four characters hidden.")
     masked_phone: str
-    registered_at: OrganisationRef
+    registered_at: PatientOrganisationRef
 
 
 class PatientOut(PatientSummary):
     id_number: str = Field(description="The full resident ID number (empty when none is recorded).")
     phone: str
-    region: RegionRef | None
+    region: PatientRegionRef | None
     address: str
     relationship: str = Field(description="Why you may see this patient: self, care_team, same_organisation, "
                                           "break_glass.")
@@ -113,8 +107,8 @@ class ConsentOut(Schema):
     id: uuid.UUID
     scope: ConsentScope
     permit: bool
-    consortium: OrganisationRef | None
-    organisation: OrganisationRef | None
+    consortium: PatientOrganisationRef | None
+    organisation: PatientOrganisationRef | None
     valid_from: dt.date
     valid_until: dt.date | None
     revoked_at: dt.datetime | None
@@ -220,7 +214,7 @@ def search(request: HttpRequest, q: str = Query(..., min_length=1, max_length=10
     return [_summary(p) for p in queries.search_patients(actor, q)]
 
 
-@router.post("", response={201: PatientOut}, summary="Register a patient", openapi_extra=_idempotent(403, 409))
+@router.post("", response={201: PatientOut}, summary="Register a patient", openapi_extra=idempotent(403, 409))
 def register(request: HttpRequest, response: HttpResponse, payload: RegisterIn):
     actor = api_actor(request)
     created: dict[str, Patient] = {}
@@ -285,7 +279,7 @@ def consents(request: HttpRequest, patient_id: uuid.UUID):
 
 
 @router.post("/{patient_id}/consents", response={201: ConsentOut}, summary="Record a consent",
-             openapi_extra=_idempotent(403, 404))
+             openapi_extra=idempotent(403, 404))
 def record_consent(request: HttpRequest, response: HttpResponse, patient_id: uuid.UUID, payload: ConsentIn):
     actor = api_actor(request)
     created: dict[str, Consent] = {}

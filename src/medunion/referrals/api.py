@@ -26,13 +26,12 @@ from ninja import Field, Query, Router, Schema, Status
 from medunion.access.actor import Actor
 from medunion.access.policy import Action, require, visible_consortia, visible_organisations, visible_patients
 from medunion.access.referrals import referral_roles, visible_referrals
-from medunion.api import api_actor, problems
+from medunion.api import api_actor, file_download, idempotent, problems
 from medunion.audit.actions import record
 from medunion.audit.models import Verb
 from medunion.core.errors import Conflict, NotFound
-from medunion.core.idempotency import IDEMPOTENCY_PARAMETER, REPLAYED_RESPONSE_HEADER, run_once
+from medunion.core.idempotency import run_once
 from medunion.files.http import file_response
-from medunion.files.sniff import SERVABLE_TYPES
 from medunion.network.codes import Specialty
 from medunion.network.models import Department
 
@@ -52,19 +51,9 @@ GroupBy = Literal["month", "organisation", "consortium"]
 TASK_RELATED = ("organisation", "assignee", "completed_by")
 
 
-def _idempotent(*statuses: int) -> dict[str, Any]:
-    extra = problems(*statuses)
-    extra["parameters"] = [IDEMPOTENCY_PARAMETER]
-    extra["responses"][201] = {"headers": REPLAYED_RESPONSE_HEADER}
-    return extra
-
 
 _STEP = problems(403, 404, 409)
-_FILE_DOC = problems(404, 503)
-_FILE_DOC["responses"][200] = {
-    "description": "The file's bytes, with the type found when it was stored.",
-    "content": {t: {"schema": {"type": "string", "format": "binary"}}
-                for t in sorted(SERVABLE_TYPES | {"application/octet-stream"})}}
+_FILE_DOC = file_download()
 _SLIP_DOC = problems(404, 409)
 _SLIP_DOC["responses"][200] = {"description": "The slip (PDF) with the check-in QR code.",
                                "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}
@@ -144,7 +133,7 @@ def list_referrals(request: HttpRequest, filters: Query[ListFilters]):
 
 @router.post("", response={201: s.ReferralOut},
              summary="Refer a patient up, down or across (the transfer_patients privilege)",
-             openapi_extra=_idempotent(403, 409))
+             openapi_extra=idempotent(403, 409))
 def create(request: HttpRequest, response: HttpResponse, payload: s.ReferralIn):
     actor = api_actor(request)
 
@@ -217,7 +206,7 @@ def live(request: HttpRequest, filters: Query[LiveFilters]):
     return {"referral": s.summary(found) if found is not None else None}
 
 
-@router.post("/check-in", response=s.StateOut,
+@router.post("/check-in", response=s.ReferralStateOut,
              summary="The receiving desk checks the patient in by the slip's code (QR or typed)",
              openapi_extra=_STEP)
 def check_in_by_code(request: HttpRequest, payload: s.CodeIn):
@@ -319,7 +308,7 @@ class FigureFilters(Schema):
     until: s.IsoDate | None = None
 
 
-@router.get("/figures", response=s.FiguresOut,
+@router.get("/figures", response=s.ReferralFiguresOut,
             summary="Up and down counts, acceptance times, loops closed, kept within the county "
                     "(coordinators, health commission)")
 def figures(request: HttpRequest, filters: Query[FigureFilters]):
@@ -336,7 +325,7 @@ def read(request: HttpRequest, referral_id: uuid.UUID):
     return _view(actor, queries.access_referral(actor, referral_id))
 
 
-@router.get("/{referral_id}/changes", response=s.ChangesOut,
+@router.get("/{referral_id}/changes", response=s.ReferralChangesOut,
             summary="What is new on the referral after `after` (live updates; cheap when nothing changed)")
 def changes(request: HttpRequest, referral_id: uuid.UUID,
             after: int = Query(0, ge=0, le=s.MAX_VERSION, description="`last_seq` of the previous answer.")):
@@ -353,7 +342,7 @@ def changes(request: HttpRequest, referral_id: uuid.UUID,
 
 # --- steps --------------------------------------------------------------------------------------
 
-@router.post("/{referral_id}/accept", response=s.StateOut,
+@router.post("/{referral_id}/accept", response=s.ReferralStateOut,
              summary="Accept, with a bed or an appointment, where to go and what to bring", openapi_extra=_STEP)
 def accept(request: HttpRequest, referral_id: uuid.UUID, payload: s.AcceptIn):
     actor = api_actor(request)
@@ -363,14 +352,14 @@ def accept(request: HttpRequest, referral_id: uuid.UUID, payload: s.AcceptIn):
                                                  expected_version=payload.expected_version))
 
 
-@router.post("/{referral_id}/decline", response=s.StateOut, summary="Decline, with a reason", openapi_extra=_STEP)
-def decline(request: HttpRequest, referral_id: uuid.UUID, payload: s.ReasonIn):
+@router.post("/{referral_id}/decline", response=s.ReferralStateOut, summary="Decline, with a reason", openapi_extra=_STEP)
+def decline(request: HttpRequest, referral_id: uuid.UUID, payload: s.ReferralReasonIn):
     actor = api_actor(request)
     return _state(actor, actions.decline_referral(acting=actor, referral_id=referral_id, reason=payload.reason,
                                                   expected_version=payload.expected_version))
 
 
-@router.post("/{referral_id}/redirect", response=s.StateOut,
+@router.post("/{referral_id}/redirect", response=s.ReferralStateOut,
              summary="Send it on to another department or organisation, with a reason", openapi_extra=_STEP)
 def redirect(request: HttpRequest, referral_id: uuid.UUID, payload: s.RedirectIn):
     actor = api_actor(request)
@@ -379,23 +368,23 @@ def redirect(request: HttpRequest, referral_id: uuid.UUID, payload: s.RedirectIn
         department_id=payload.department_id, reason=payload.reason, expected_version=payload.expected_version))
 
 
-@router.post("/{referral_id}/cancel", response=s.StateOut,
+@router.post("/{referral_id}/cancel", response=s.ReferralStateOut,
              summary="Cancel (the referring clinician, before arrival), with a reason", openapi_extra=_STEP)
-def cancel(request: HttpRequest, referral_id: uuid.UUID, payload: s.ReasonIn):
+def cancel(request: HttpRequest, referral_id: uuid.UUID, payload: s.ReferralReasonIn):
     actor = api_actor(request)
     return _state(actor, actions.cancel_referral(acting=actor, referral_id=referral_id, reason=payload.reason,
                                                  expected_version=payload.expected_version))
 
 
-@router.post("/{referral_id}/check-in", response=s.StateOut, summary="Check the patient in (receiving side)",
+@router.post("/{referral_id}/check-in", response=s.ReferralStateOut, summary="Check the patient in (receiving side)",
              openapi_extra=_STEP)
-def check_in(request: HttpRequest, referral_id: uuid.UUID, payload: s.StepIn):
+def check_in(request: HttpRequest, referral_id: uuid.UUID, payload: s.ReferralStepIn):
     actor = api_actor(request)
     return _state(actor, actions.check_in(acting=actor, referral_id=referral_id,
                                           expected_version=payload.expected_version))
 
 
-@router.post("/{referral_id}/outcome", response=s.StateOut,
+@router.post("/{referral_id}/outcome", response=s.ReferralStateOut,
              summary="Return the treatment summary (and send the patient back down with a plan)",
              openapi_extra=_STEP)
 def outcome(request: HttpRequest, referral_id: uuid.UUID, payload: s.OutcomeIn):
@@ -407,17 +396,17 @@ def outcome(request: HttpRequest, referral_id: uuid.UUID, payload: s.OutcomeIn):
                                                 expected_version=payload.expected_version))
 
 
-@router.post("/{referral_id}/complete", response=s.StateOut,
+@router.post("/{referral_id}/complete", response=s.ReferralStateOut,
              summary="Close the loop (the referring clinician, once the outcome is back)", openapi_extra=_STEP)
-def complete(request: HttpRequest, referral_id: uuid.UUID, payload: s.StepIn):
+def complete(request: HttpRequest, referral_id: uuid.UUID, payload: s.ReferralStepIn):
     actor = api_actor(request)
     return _state(actor, actions.complete_referral(acting=actor, referral_id=referral_id,
                                                    expected_version=payload.expected_version))
 
 
-@router.post("/{referral_id}/reopen", response=s.StateOut,
+@router.post("/{referral_id}/reopen", response=s.ReferralStateOut,
              summary="Undo an automatic close of the loop", openapi_extra=_STEP)
-def reopen(request: HttpRequest, referral_id: uuid.UUID, payload: s.StepIn):
+def reopen(request: HttpRequest, referral_id: uuid.UUID, payload: s.ReferralStepIn):
     actor = api_actor(request)
     return _state(actor, actions.reopen_referral(acting=actor, referral_id=referral_id,
                                                  expected_version=payload.expected_version))
@@ -433,7 +422,7 @@ def note(request: HttpRequest, referral_id: uuid.UUID, payload: s.NoteIn):
 
 @router.post("/{referral_id}/messages", response={201: s.EntryOut},
              summary="Write in the clinician conversation or the patient conversation", openapi_extra=_STEP)
-def message(request: HttpRequest, referral_id: uuid.UUID, payload: s.MessageIn):
+def message(request: HttpRequest, referral_id: uuid.UUID, payload: s.ReferralMessageIn):
     entry = actions.post_message(acting=api_actor(request), referral_id=referral_id, audience=payload.audience,
                                  body=payload.body, attachments=_files(payload.attachment_ids))
     return Status(201, s.entry(entry))

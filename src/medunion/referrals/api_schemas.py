@@ -118,14 +118,14 @@ class ReferralIn(Schema):
     attachment_ids: list[uuid.UUID] = _files_field()
 
 
-class StepIn(Schema):
+class ReferralStepIn(Schema):
     expected_version: int | None = Field(
         None, ge=0, le=MAX_VERSION,
         description="The referral's `version` as you saw it: if it changed since, the answer is 409 saying what "
                     "happened, and nothing is done.")
 
 
-class AcceptIn(StepIn):
+class AcceptIn(ReferralStepIn):
     admit_kind: AdmitKind = Field(description="bed: admission; appointment: an outpatient appointment.")
     appointment_at: IsoDateTime = Field(description="When the patient should come.")
     location: str = Field(min_length=1, max_length=PLACE_MAX, pattern=LINE,
@@ -134,16 +134,16 @@ class AcceptIn(StepIn):
     note: str = Field("", max_length=NOTE_MAX, pattern=BLOCK, description="A note to the referring clinician.")
 
 
-class ReasonIn(StepIn):
+class ReferralReasonIn(ReferralStepIn):
     reason: str = Field(min_length=1, max_length=REASON_TEXT_MAX, pattern=BLOCK)
 
 
-class RedirectIn(ReasonIn):
+class RedirectIn(ReferralReasonIn):
     organisation_id: uuid.UUID = Field(description="The organisation to send the referral on to.")
     department_id: uuid.UUID | None = Field(None, description="Required up and across.")
 
 
-class OutcomeIn(StepIn):
+class OutcomeIn(ReferralStepIn):
     summary: str = Field(min_length=1, max_length=SUMMARY_MAX, pattern=BLOCK, description="The treatment summary.")
     review_at: IsoDateTime | None = Field(None, description="A review appointment (not in the past).")
     refer_down: bool = Field(False, description="Send the patient back down to the referring organisation "
@@ -163,13 +163,13 @@ class NoteIn(Schema):
     attachment_ids: list[uuid.UUID] = _files_field()
 
 
-class MessageIn(NoteIn):
+class ReferralMessageIn(NoteIn):
     audience: Audience = Field(Audience.CLINICIANS, description="clinicians: the clinician conversation, which the "
                                                                 "patient never sees; patient: the patient, the "
                                                                 "referring and receiving clinicians, the care team.")
 
 
-class TaskDoneIn(StepIn):
+class TaskDoneIn(ReferralStepIn):
     result: str = Field("", max_length=NOTE_MAX, pattern=BLOCK, description="What was found (required for a "
                                                                            "problem).")
     problem: bool = Field(False, description="The follow-up found a problem: the referring clinician is told.")
@@ -195,7 +195,7 @@ class ClockIn(Schema):
 
 # --- what comes out ---------------------------------------------------------------------------
 
-class SummaryOut(Schema):
+class ReferralSummaryOut(Schema):
     """Where a referral stands, where to go and what to bring: what anyone who may see it is
     shown, the patient included."""
 
@@ -223,12 +223,12 @@ class SummaryOut(Schema):
     version: int = Field(description="Send as `expected_version` with the next step.")
 
 
-class StateOut(SummaryOut):
+class ReferralStateOut(ReferralSummaryOut):
     last_seq: int
     events: list[str] = Field(description="The steps you may take now.")
 
 
-class ListItemOut(SummaryOut):
+class ListItemOut(ReferralSummaryOut):
     patient: PatientBrief
     reason: str | None = Field(description="Null for the patient.")
     sender: PractitionerBrief | None = Field(description="Null for the patient.")
@@ -249,7 +249,7 @@ class CountsOut(Schema):
     tasks: int = Field(description="Open follow-up tasks of mine.")
 
 
-class AttachmentOut(Schema):
+class ReferralAttachmentOut(Schema):
     id: uuid.UUID = Field(description="The file's id.")
     filename: str
     kind: str
@@ -259,7 +259,7 @@ class AttachmentOut(Schema):
     url: str
 
 
-class AuthorOut(Schema):
+class ReferralAuthorOut(Schema):
     name: str
     organisation: str
     practitioner_id: uuid.UUID | None
@@ -274,9 +274,9 @@ class EntryOut(Schema):
                                    "check_in, …).")
     detail: dict[str, Any] = Field(description="The event's particulars (organisation, appointment, plan, …).")
     body: str
-    author: AuthorOut
+    author: ReferralAuthorOut
     created_at: dt.datetime
-    attachments: list[AttachmentOut]
+    attachments: list[ReferralAttachmentOut]
 
 
 class TaskOut(Schema):
@@ -310,7 +310,7 @@ class ChildOut(Schema):
     to_organisation: NamedRef
 
 
-class ClinicalOut(Schema):
+class ReferralClinicalOut(Schema):
     """The referral itself: for clinicians only."""
 
     patient: PatientBrief
@@ -333,13 +333,13 @@ class ClinicalOut(Schema):
     review_at: dt.datetime | None
     close_at: dt.datetime | None = Field(description="When the loop closes by itself.")
     closed_automatically: bool
-    attachments: list[AttachmentOut] = Field(description="Sent with the referral.")
+    attachments: list[ReferralAttachmentOut] = Field(description="Sent with the referral.")
     tasks: list[TaskOut] = Field(description="The follow-up tasks of a downward referral.")
     children: list[ChildOut] = Field(description="Referrals made from this one (back down).")
 
 
 class ReferralOut(Schema):
-    summary: SummaryOut
+    summary: ReferralSummaryOut
     roles: list[str] = Field(description="Your roles on the referral (sender, receiving, receiver, patient, …).")
     events: list[str] = Field(description="The steps you may take now.")
     acts: list[str] = Field(description="What else you may do now: interim_note, clinician_message, "
@@ -347,11 +347,11 @@ class ReferralOut(Schema):
     last_seq: int = Field(description="Pass as `after` to GET …/changes.")
     entries: list[EntryOut] = Field(description="The timeline: both audiences for clinicians, the patient's "
                                                 "entries only for the patient.")
-    clinical: ClinicalOut | None = Field(description="Reason, clinical summary, files, tasks: null for the "
+    clinical: ReferralClinicalOut | None = Field(description="Reason, clinical summary, files, tasks: null for the "
                                                      "patient.")
 
 
-class ChangesOut(Schema):
+class ReferralChangesOut(Schema):
     state: State
     version: int
     last_seq: int = Field(description="Pass as `after` next time.")
@@ -359,7 +359,7 @@ class ChangesOut(Schema):
 
 
 class LiveOut(Schema):
-    referral: SummaryOut | None = Field(description="The patient's live referral in this direction, if any: "
+    referral: ReferralSummaryOut | None = Field(description="The patient's live referral in this direction, if any: "
                                                     "track it rather than start another.")
 
 
@@ -372,7 +372,7 @@ class AvailabilityOut(Schema):
     slots_free: int
 
 
-class DepartmentOut(Schema):
+class DestinationDepartmentOut(Schema):
     id: uuid.UUID
     code: str
     name: str
@@ -384,10 +384,10 @@ class DestinationOut(Schema):
     id: uuid.UUID
     name: str
     tier: Tier
-    departments: list[DepartmentOut]
+    departments: list[DestinationDepartmentOut]
 
 
-class CapacityOut(DepartmentOut):
+class CapacityOut(DestinationDepartmentOut):
     organisation: NamedRef
     beds: int
     daily_slots: int
@@ -418,7 +418,7 @@ class FigureGroupOut(FigureRowOut):
     label: str
 
 
-class FiguresOut(Schema):
+class ReferralFiguresOut(Schema):
     by: str
     rows: list[FigureGroupOut]
     totals: FigureRowOut
