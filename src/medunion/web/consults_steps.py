@@ -21,9 +21,10 @@ from medunion.consults.machine import case_url
 from medunion.consults.models import Audience
 from medunion.core.errors import Conflict, DomainError, NotFound
 
+from . import steps
 from .common import clinician_page, signed_in
 from .consults_case import STEP_FORMS, case_context
-from .consults_common import put_error, reraise_if_not_for_form, upload_names, uploads, with_files
+from .consults_common import reraise_if_not_for_form, with_files
 from .consults_forms import CorrectForm
 from .once import run_once
 
@@ -59,27 +60,12 @@ def show_again(request: HttpRequest, consult_id: Any, *, bound: dict[str, Any] |
 
 def run_step(request: HttpRequest, consult_id: Any, key: str, perform: Perform, done: str, *,
              form: Any = None, files: bool = False, anchor: str = "") -> HttpResponse:
-    """Parse the step's form, run the action once per form token, and answer."""
-    actor = request.actor  # type: ignore[attr-defined]
+    """Parse the step's form, run the action once per form token, and answer (``web.steps``)."""
     cid = parse_uuid(consult_id)
-    form = form if form is not None else step_form(request, key)
-    sent = uploads(request) if files else []
-    if form.is_valid():
-        data = form.cleaned_data
-        fingerprint = {**data, "consult": str(cid), "files": upload_names(sent)}
-        try:
-            _result, replayed = run_once(request, actor, f"consults.{key}", data.get("once") or "", fingerprint,
-                                         lambda: {"id": str(getattr(perform(cid, data, sent), "pk", cid))})
-        except Conflict as exc:
-            return show_again(request, cid, conflict=str(exc.message), status=409)
-        except DomainError as exc:
-            reraise_if_not_for_form(exc)
-            file_errors = put_error(form, exc)
-            return show_again(request, cid, bound={key: form}, file_errors={key: file_errors})
-        if not replayed:
-            messages.success(request, done)
-        return _back(request, cid, anchor)
-    return show_again(request, cid, bound={key: form})
+    return steps.run_step(
+        request, cid, scope="consults", key=key, form=form if form is not None else step_form(request, key),
+        perform=perform, done=done, files=files, id_key="consult",
+        show_again=lambda **kw: show_again(request, cid, **kw), back=lambda: _back(request, cid, anchor))
 
 
 def step_form(request: HttpRequest, key: str) -> Any:

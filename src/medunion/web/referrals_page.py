@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -17,7 +16,6 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from medunion.access.loaders import parse_uuid
-from medunion.core.errors import Conflict, DomainError
 from medunion.files.http import file_response
 from medunion.referrals import actions as ra
 from medunion.referrals import queries as rq
@@ -26,11 +24,11 @@ from medunion.referrals.models import Audience
 from medunion.referrals.slip import render_slip, slip_name
 from medunion.referrals.states import State
 
+from . import steps
 from .common import signed_in
-from .consults_common import age, put_error, reraise_if_not_for_form, upload_names, uploads, with_files
+from .consults_common import age, with_files
 from .consults_forms import ACCEPT, MessageForm, ReasonForm, StepForm
 from .forms import fresh_once
-from .once import run_once
 from .referrals_common import destination_choices, entry_text, split_destination, state_label
 from .referrals_forms import AcceptForm, OutcomeForm, RedirectForm, plan_items
 
@@ -146,28 +144,15 @@ Perform = Callable[[Any, dict[str, Any], list[Any]], Any]
 
 def run_step(request: HttpRequest, referral_id: Any, key: str, perform: Perform, done: str, *,
              form: Any = None, files: bool = False) -> HttpResponse:
+    """Parse the step's form, run the action once per form token, and answer (``web.steps``)."""
     actor = request.actor  # type: ignore[attr-defined]
     rid = parse_uuid(referral_id)
-    form = form if form is not None else STEP_FORMS[key](request.POST)
-    sent = uploads(request) if files else []
-    if form.is_valid():
-        data = form.cleaned_data
-        fingerprint = {**data, "referral": str(rid), "files": upload_names(sent)}
-        try:
-            result, replayed = run_once(request, actor, f"referrals.{key}", data.get("once") or "", fingerprint,
-                                        lambda: {"id": str(getattr(perform(rid, data, sent), "pk", rid))})
-        except Conflict as exc:
-            return show_again(request, rid, conflict=str(exc.message), status=409)
-        except DomainError as exc:
-            reraise_if_not_for_form(exc)
-            file_errors = put_error(form, exc)
-            return show_again(request, rid, bound={key: form}, file_errors={key: file_errors})
-        if not replayed:
-            messages.success(request, done)
-        if actor.is_patient:
-            return redirect("web:my_referral", referral_id=rid)
-        return redirect(referral_url(rid))
-    return show_again(request, rid, bound={key: form})
+    back = (lambda: redirect("web:my_referral", referral_id=rid)) if actor.is_patient \
+        else (lambda: redirect(referral_url(rid)))
+    return steps.run_step(
+        request, rid, scope="referrals", key=key, form=form if form is not None else STEP_FORMS[key](request.POST),
+        perform=perform, done=done, files=files, id_key="referral",
+        show_again=lambda **kw: show_again(request, rid, **kw), back=back)
 
 
 def _files(actor: Any, sent: list[Any], patient_id: Any, step: Callable[[list[Any]], Any]) -> Any:
