@@ -41,7 +41,7 @@ from .figures import referral_figures
 from .machine import RELATED, load_referral, reload
 from .models import Direction, FollowUpTask
 from .slip import render_slip, slip_name
-from .states import State, events_for
+from .states import State
 from .timing import clock_for, set_referral_clock
 
 router = Router(tags=["referrals"])
@@ -86,10 +86,7 @@ def _plan(items: list[s.PlanItemIn]) -> list[actions.PlanItem]:
 
 
 def _state(actor: Actor, referral: Any) -> dict[str, Any]:
-    events = [str(e) for e in events_for(referral.state, referral_roles(actor, referral))]
-    if "reopen" in events and not referral.closed_automatically:
-        events.remove("reopen")
-    return s.state_out(referral, events)
+    return s.state_out(referral, queries.events_now(referral, referral_roles(actor, referral)))
 
 
 def _view(actor: Actor, referral: Any) -> dict[str, Any]:

@@ -138,14 +138,21 @@ def entries(referral: Referral, audiences: tuple[str, ...], *, after: int = 0) -
                     audience__in=audiences).select_related("file"))).order_by("seq"))
 
 
+def events_now(referral: Referral, roles: frozenset[str]) -> list[str]:
+    """The steps these roles may take on the referral now: the table's, less the undo of a close
+    a clinician made (only the platform's own automatic close can be undone)."""
+    events = [str(e) for e in events_for(referral.state, roles)]
+    if "reopen" in events and not referral.closed_automatically:
+        events.remove("reopen")
+    return events
+
+
 def referral_view(actor: Actor, referral: Referral) -> ReferralView:
     """Everything the actor may see of a referral loaded with ``access_referral``; a fixed
     number of queries whatever its size."""
     roles = referral_roles(actor, referral)
     audiences = audiences_for(roles)
-    events = [str(e) for e in events_for(referral.state, roles)]
-    if "reopen" in events and not referral.closed_automatically:
-        events.remove("reopen")
+    events = events_now(referral, roles)
     view = ReferralView(referral=referral, roles=roles, audiences=audiences, entries=entries(referral, audiences),
                         events=events, acts=[str(a) for a in ACTS if may_act(a, referral.state, roles)])
     view.tasks = list(FollowUpTask.objects.filter(referral=referral).select_related(
