@@ -152,7 +152,9 @@ def test_coordinator_and_commission_pages(rw, lang):
         low = coordinator.post(f"/network/referrals/capacity/{rw.cardiology.pk}", {
             f"{rw.cardiology.pk.hex[:8]}-green_channel_beds": "0", f"{rw.cardiology.pk.hex[:8]}-green_channel_slots": "6"},
             follow=True)
-        assert "1" in low.content.decode() and rw.cardiology.__class__.objects.get(pk=rw.cardiology.pk).green_channel_beds == 4
+        refused = "held by live referrals" if lang == "en" else "进行中的转诊已占用"
+        assert refused in low.content.decode()
+        assert rw.cardiology.__class__.objects.get(pk=rw.cardiology.pk).green_channel_beds == 4
         assert client("commission_viewer", lang).get("/network/referrals").status_code == 200
         assert client("village_doctor_a", lang).get("/network/referrals").status_code == 404
 
