@@ -154,3 +154,32 @@ def test_who_is_no_clinician_cannot_refer_at_all(rw, persona):
     with pytest.raises(NotFound):
         refer_up(rw, persona)
     assert snapshot() == before
+
+
+def test_who_holds_the_privilege_in_bulk_agrees_with_each_one_alone(rw):
+    """The notice of a new referral asks, for every colleague of the receiving department at
+    once, who holds the privilege: the same answer as asking one by one, in three queries."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from medunion.network.models import Practitioner
+    from medunion.network.queries import privilege_status, privileged_among
+
+    with clock.frozen(START):
+        # An exam failed, and a licence revoked, so every credential can be the missing one.
+        system = system_actor("tests")
+        failing = add_practitioner(rw.world, rw.users, "failed_exam", "冯考核", "tertiary", "110610000000077",
+                                   ["cardiology"]).practitioner_id
+        net.record_training(acting=system, practitioner_id=failing, consortium_id=rw.world.consortium.pk,
+                            completed_on="2025-06-01")
+        net.record_exam(acting=system, practitioner_id=failing, consortium_id=rw.world.consortium.pk,
+                        taken_on="2025-06-20", score=40)
+        net.record_licence(acting=system, practitioner_id=failing, number="L0000000077", valid_from="2020-01-01")
+        everyone = list(Practitioner.objects.values_list("pk", flat=True))
+        one_by_one = {p for p in everyone
+                      if privilege_status(p, rw.world.consortium.pk, "transfer_patients").granted}
+        with CaptureQueriesContext(connection) as ctx:
+            bulk = privileged_among(everyone, rw.world.consortium.pk, "transfer_patients")
+        assert bulk == one_by_one
+        assert rw.pid("village_doctor_a") in bulk and rw.pid("village_doctor_b") not in bulk and failing not in bulk
+        assert len(ctx.captured_queries) <= 3

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from medunion.access.actor import Actor
@@ -47,27 +47,43 @@ def _valid(on: dt.date) -> Q:
     return Q(valid_until__isnull=True) | Q(valid_until__gte=on)
 
 
+def _credentials(consortium_id: uuid.UUID, privilege: str, on: dt.date) -> dict[str, QuerySet[Any]]:
+    """What stands behind a privilege on a day: valid training and a passed exam of its course in
+    the consortium, and a valid, unrevoked licence — as querysets over every practitioner."""
+    course = PRIVILEGE_REQUIREMENTS[Privilege(privilege)]
+    return {
+        "training": Training.objects.filter(_valid(on), consortium_id=consortium_id, course=course,
+                                            completed_on__lte=on),
+        "exam": ExamResult.objects.filter(_valid(on), consortium_id=consortium_id, course=course, taken_on__lte=on,
+                                          score__gte=F("pass_mark")),
+        "licence": Licence.objects.filter(_valid(on), Q(revoked_on__isnull=True) | Q(revoked_on__gt=on),
+                                          valid_from__lte=on),
+    }
+
+
 def privilege_status(practitioner_id: uuid.UUID | None, consortium_id: uuid.UUID, privilege: str,
                      on: dt.date | None = None) -> PrivilegeStatus:
     """A privilege is derived, never stored: it lapses the day any credential behind it lapses."""
-    on = on or clock.today()
     status = PrivilegeStatus(privilege, consortium_id, False)
     if practitioner_id is None:
         status.missing = ["training", "exam", "licence"]
         return status
-    course = PRIVILEGE_REQUIREMENTS[Privilege(privilege)]
-    if not Training.objects.filter(_valid(on), practitioner_id=practitioner_id, consortium_id=consortium_id,
-                                   course=course, completed_on__lte=on).exists():
-        status.missing.append("training")
-    exams = ExamResult.objects.filter(_valid(on), practitioner_id=practitioner_id, consortium_id=consortium_id,
-                                      course=course, taken_on__lte=on)
-    if not any(e.passed for e in exams):
-        status.missing.append("exam")
-    if not Licence.objects.filter(_valid(on), Q(revoked_on__isnull=True) | Q(revoked_on__gt=on),
-                                  practitioner_id=practitioner_id, valid_from__lte=on).exists():
-        status.missing.append("licence")
+    for name, rows in _credentials(consortium_id, privilege, on or clock.today()).items():
+        if not rows.filter(practitioner_id=practitioner_id).exists():
+            status.missing.append(name)
     status.granted = not status.missing
     return status
+
+
+def privileged_among(practitioner_ids: list[uuid.UUID], consortium_id: uuid.UUID, privilege: str,
+                     on: dt.date | None = None) -> set[uuid.UUID]:
+    """Which of these practitioners hold the privilege: three queries however many they are."""
+    held = set(practitioner_ids)
+    for rows in _credentials(consortium_id, privilege, on or clock.today()).values():
+        if not held:
+            break
+        held &= set(rows.filter(practitioner_id__in=sorted(held)).values_list("practitioner_id", flat=True))
+    return held
 
 
 def tier_rank(org: Organisation) -> int:

@@ -315,7 +315,7 @@ def precheck(acting: Actor, referral: Referral, event: str, expected_version: in
     t = TRANSITIONS[Event(event)]
     require(acting, Action.TRANSITION_REFERRAL, ReferralStep(referral, event))
     if t.privileged:
-        require_privilege(acting, referral.consortium_id)
+        require_privilege(acting, referral.consortium_id, referral=referral)
     if expected_version is not None and expected_version != referral.version:
         raise describe_conflict(referral, stale=True)
     if referral.state not in t.sources:

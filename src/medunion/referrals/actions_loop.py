@@ -8,7 +8,6 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils.translation import gettext_lazy as _
@@ -61,13 +60,10 @@ def _attach(referral: Referral, files: Sequence[Any], entry: Any, audience: str)
         for f in dict.fromkeys(files)])
 
 
-def care_team_days() -> int:
-    return int(getattr(settings, "MEDUNION_CONSULT_CARE_TEAM_DAYS", 30))
-
-
 def end_care_team(acting: Actor, referral: Referral, closed_at: dt.datetime) -> None:
     """The receiving clinician stays in the care team for the same grace period as a consult's
     specialists, then loses the access the referral gave them."""
+    from medunion.consults.machine import care_team_days
     from medunion.patients.actions import end_workflow_care_team
 
     end_workflow_care_team(acting=acting, patient_id=referral.patient_id, source_type="referral",

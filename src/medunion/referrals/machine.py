@@ -56,14 +56,20 @@ class PrivilegeMissing(PermissionDenied):
     code = "privilege_missing"
 
 
-def require_privilege(acting: Actor, consortium_id: Any) -> None:
+def require_privilege(acting: Actor, consortium_id: Any, *, referral: Referral | None = None) -> None:
     """Sending, accepting, declining and redirecting need the consortium's ``transfer_patients``
     privilege (trained, examined, licensed). The refusal names each missing credential and how to
-    get it; ``missing`` lists them (``training``, ``exam``, ``licence``) for clients."""
+    get it; ``missing`` lists them (``training``, ``exam``, ``licence``) for clients. With
+    ``referral``, a privilege found is remembered on it (an action checks before validating its
+    input, and the transition checks again)."""
     from medunion.network.queries import privilege_status
 
+    held = referral.__dict__.setdefault("_privilege_cache", set()) if referral is not None else set()
+    if (acting.practitioner_id, consortium_id) in held:
+        return
     status = privilege_status(acting.practitioner_id, consortium_id, "transfer_patients")
     if status.granted:
+        held.add((acting.practitioner_id, consortium_id))
         return
     names = {"training": _("the tiered-referral training"), "exam": _("the tiered-referral exam"),
              "licence": _("a valid practising licence")}
@@ -126,7 +132,7 @@ def apply_transition(acting: Actor, referral: Referral, event: str, *, reason: s
     t = TRANSITIONS[Event(event)]
     require(acting, Action.TRANSITION_REFERRAL, ReferralStep(referral, event))
     if t.privileged and not acting.system:
-        require_privilege(acting, referral.consortium_id)
+        require_privilege(acting, referral.consortium_id, referral=referral)
     if expected_version is not None and expected_version != referral.version:
         raise describe_conflict(referral, stale=True)
     if referral.state not in t.sources:
@@ -244,7 +250,7 @@ def receiving_users(referral: Referral) -> list[Any]:
 
     from medunion.accounts.models import User
     from medunion.network.models import PracticeSite
-    from medunion.network.queries import privilege_status
+    from medunion.network.queries import privileged_among
 
     if referral.target_practitioner_id:
         return user_ids_of([referral.target_practitioner_id])
@@ -254,8 +260,9 @@ def receiving_users(referral: Referral) -> list[Any]:
         in_dept = sites.filter(department_id=referral.target_department_id)
         sites = in_dept if in_dept.exists() else sites
     limit = int(getattr(settings, "MEDUNION_NOTIFY_FANOUT", 200))
-    practitioners = [p for p in sites.values_list("practitioner_id", flat=True)[: limit * 2]
-                     if privilege_status(p, referral.consortium_id, "transfer_patients").granted][:limit]
+    candidates = list(sites.values_list("practitioner_id", flat=True)[: limit * 2])
+    held = privileged_among(candidates, referral.consortium_id, "transfer_patients")
+    practitioners = [p for p in candidates if p in held][:limit]
     return list(User.objects.filter(practitioner_id__in=practitioners, is_active=True).values_list("pk", flat=True))
 
 

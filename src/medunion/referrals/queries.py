@@ -5,7 +5,6 @@ check, destinations with live green-channel availability, and follow-up task lis
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +25,7 @@ from medunion.network.models import ConsortiumMembership, Department, Organisati
 from . import capacity
 from .machine import RELATED, load_referral
 from .models import Audience, Direction, FollowUpTask, Referral, ReferralAttachment, ReferralEntry, TaskState
-from .states import ACTS, LIVE_STATES, OPEN_STATES, Role, State, events_for, may_act
+from .states import ACTS, OPEN_STATES, Role, State, events_for, may_act
 
 PAGE_SIZE = int(getattr(settings, "MEDUNION_PAGE_SIZE", 50))
 PATIENT_AUDIENCES: tuple[str, ...] = (Audience.PATIENT,)
@@ -316,9 +315,6 @@ def outcome_missing(referral: Referral) -> bool:
     return referral.outcome_flagged_at is not None and referral.state in (State.ACCEPTED, State.ARRIVED)
 
 
-def live_states() -> list[str]:
-    return sorted(LIVE_STATES)
-
 
 def department_of(actor: Actor, department_id: Any) -> Department:
     """A department of an organisation the actor may see (for the availability fragment)."""
@@ -328,9 +324,3 @@ def department_of(actor: Actor, department_id: Any) -> Department:
     require(actor, Action.VIEW_NETWORK, visible=False)
     return dept
 
-
-def uuid_or_none(value: Any) -> uuid.UUID | None:
-    try:
-        return parse_uuid(value) if value else None
-    except NotFound:
-        return None

@@ -150,7 +150,7 @@ def _send(request: HttpRequest, actor: Any) -> HttpResponse:
     patient = None
     if request.POST.get("patient"):
         try:
-            patient = access_patient(actor, request.POST["patient"], audit=False)
+            patient = access_patient(actor, request.POST["patient"])  # shown again on the form: a read
         except NotFound:
             patient = None
     files = uploads(request)
