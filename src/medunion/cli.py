@@ -94,7 +94,7 @@ def _stop_worker(worker: subprocess.Popen[bytes] | None) -> None:
 def cmd_worker(args: argparse.Namespace) -> int:
     """Background work in rounds: escalate overdue consultations; run the referral clocks
     (escalate unanswered referrals, flag missing outcomes, close finished loops, remind
-    follow-ups). Database connections are
+    follow-ups); escalate unacknowledged critical findings. Database connections are
     closed between rounds; SIGTERM ends the loop after the current round."""
     _setup()
     import logging
@@ -105,6 +105,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from django.db import connections
 
     from medunion.consults.escalation import escalate_overdue
+    from medunion.diagnostics.worker import run_round as diagnostics_round
     from medunion.referrals.worker import run_round
 
     log = logging.getLogger("medunion.worker")
@@ -128,6 +129,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
             counts = run_round()
             if any(counts.values()) or args.once:
                 print("worker: referrals " + ", ".join(f"{k} {v}" for k, v in counts.items()), flush=True)
+            found = diagnostics_round()
+            if any(found.values()) or args.once:
+                print("worker: diagnosis " + ", ".join(f"{k} {v}" for k, v in found.items()), flush=True)
         except Exception:  # noqa: BLE001 - logged; the next round tries again
             log.exception("worker round failed")
             if args.once:

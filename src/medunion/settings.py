@@ -69,6 +69,15 @@ MEDUNION_FILE_STORAGE = {
 }
 MEDUNION_MAX_UPLOAD_MB = env_int("MEDUNION_MAX_UPLOAD_MB", 20)
 MEDUNION_MAX_DICOM_MB = env_int("MEDUNION_MAX_DICOM_MB", 50)
+# Remote diagnosis: minutes before an unacknowledged critical finding escalates; days a signed
+# report is offered instead of a repeat examination; where DICOM instances are archived
+# ("local": the file store above; "orthanc": a PACS over DICOMweb at MEDUNION_DICOMWEB_URL).
+MEDUNION_CRITICAL_ACK_MINUTES = env_int("MEDUNION_CRITICAL_ACK_MINUTES", 10)
+MEDUNION_RECOGNITION_DAYS = env_int("MEDUNION_RECOGNITION_DAYS", 30)
+MEDUNION_DICOM_ARCHIVE = env("MEDUNION_DICOM_ARCHIVE", "local")
+MEDUNION_DICOMWEB_URL = env("MEDUNION_DICOMWEB_URL", "")
+MEDUNION_DICOMWEB_USER = env("MEDUNION_DICOMWEB_USER", "")
+MEDUNION_DICOMWEB_PASSWORD = env("MEDUNION_DICOMWEB_PASSWORD", "")
 
 ALLOWED_HOSTS = [h.strip() for h in env("MEDUNION_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in env("MEDUNION_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
@@ -92,6 +101,7 @@ INSTALLED_APPS = [
     "medunion.notifications",
     "medunion.consults",
     "medunion.referrals",
+    "medunion.diagnostics",
     "medunion.fhir",
     "medunion.web",
 ]

@@ -63,6 +63,19 @@ class Action(enum.StrEnum):
     WRITE_REFERRAL_PATIENT_MESSAGE = "referral.message.patient"
     COMPLETE_FOLLOW_UP = "referral.follow_up"
     VIEW_REFERRAL_FIGURES = "referral.figures"
+    # Remote diagnosis (issue 5): the rules are in access/diagnostics.py.
+    CREATE_EXAMINATION = "examination.create"
+    VIEW_EXAMINATION = "examination.view"
+    TRANSITION_EXAMINATION = "examination.transition"  # obj: ExaminationStep(examination, event)
+    UPLOAD_EXAMINATION = "examination.upload"
+    WRITE_REPORT = "examination.report.write"
+    ADD_ADDENDUM = "examination.report.addendum"
+    AMEND_REPORT = "examination.report.amend"
+    SECOND_READ = "examination.report.second_read"
+    ACKNOWLEDGE_CRITICAL = "examination.critical.acknowledge"
+    VIEW_READING_WORKLIST = "examination.worklist"
+    VIEW_DIAGNOSTIC_FIGURES = "examination.figures"
+    MANAGE_READING_ROUTES = "examination.routes"
 
 
 # --- region prefixes: a 12-digit division code's significant digits per level --------------
@@ -542,3 +555,7 @@ _RULES: dict[Action, Any] = {
 from .referrals import RULES as _REFERRAL_RULES  # noqa: E402
 
 _RULES.update(_REFERRAL_RULES)
+
+from .diagnostics import RULES as _DIAGNOSTIC_RULES  # noqa: E402
+
+_RULES.update(_DIAGNOSTIC_RULES)

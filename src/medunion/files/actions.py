@@ -102,6 +102,24 @@ def _read(upload: Any, size: int) -> bytes:
     return b"".join(parts)
 
 
+def read_limited(upload: Any, limit: int) -> bytes:
+    """All of an upload's bytes, refusing (``ValidationFailed`` on ``file``) an empty one or one
+    over ``limit`` — from its declared size before reading, else after reading ``limit`` + 1."""
+    declared = getattr(upload, "size", None)
+    if isinstance(declared, int) and declared > limit:
+        raise _too_large(limit)
+    try:
+        upload.seek(0)
+    except (AttributeError, OSError):
+        pass
+    data = _read(upload, limit + 1)
+    if not data:
+        raise ValidationFailed(_("The file is empty."), field="file")
+    if len(data) > limit:
+        raise _too_large(limit)
+    return data
+
+
 def _existing(patient_id: uuid.UUID | None, user_id: uuid.UUID | None, sha: str) -> StoredFile | None:
     qs = StoredFile.objects.filter(sha256=sha)
     qs = qs.filter(patient_id=patient_id) if patient_id else qs.filter(patient__isnull=True, uploaded_by_id=user_id)

@@ -1,0 +1,208 @@
+"""The consortium of tests/world.py, ready for remote diagnosis, and real DICOM files for it.
+
+- reading routes: CT, DR/X-ray, MR and ultrasound are read at the imaging hub (乾县影像诊断中心);
+- hub_radiologist (attending) and hub_radiologist_b (attending) read there; hub_chief (chief
+  physician) gives second reads; hub_sonographer reads ultrasound only;
+- township_doctor (城关镇卫生院) requests examinations; county_doctor (乾县人民医院) is in
+  patient_a's care team (treating), so recognised reports reach him;
+- village_doctor_a registered patient_a; village_doctor_b is unrelated to her.
+
+DICOM files are pydicom's own test files (``pydicom.data``), restamped with the registered
+patient's identity the way a scanner's worklist writes it (``identity_of``), and given fresh UIDs
+where a test needs new instances.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from medunion.access.actor import Actor, actor_for, system_actor
+from medunion.accounts.models import User
+from tests.consults.conftest import add_practitioner
+from tests.world import World
+
+PATIENT_A_LATIN = "CHEN^GUIFANG"
+
+
+@dataclass
+class DiagnosisWorld:
+    world: World
+    users: dict[str, User] = field(default_factory=dict)
+
+    def actor(self, persona: str, surface: str = "page") -> Actor:
+        user = self.users.get(persona) or self.world.users[persona]
+        return actor_for(User.objects.get(pk=user.pk), surface)
+
+    def pid(self, persona: str) -> Any:
+        return self.actor(persona).practitioner_id
+
+    @property
+    def patient(self) -> Any:
+        return self.world.patients["patient_a"]
+
+    @property
+    def orgs(self) -> dict[str, Any]:
+        return self.world.orgs
+
+
+def build_diagnosis_world(world: World) -> DiagnosisWorld:
+    from medunion.diagnostics.models import ReadingRoute
+    from medunion.patients.actions import add_to_care_team
+
+    users: dict[str, User] = {}
+    add_practitioner(world, users, "hub_radiologist_b", "钱影像", "imaging_hub", "110610424000021", ["radiology"])
+    add_practitioner(world, users, "hub_chief", "孙主任", "imaging_hub", "110610424000022", ["radiology"],
+                     title="chief")
+    add_practitioner(world, users, "hub_sonographer", "李超声", "imaging_hub", "110610424000023", ["ultrasound"])
+    add_practitioner(world, users, "township_doctor", "冯家医", "township", "110610424000013", ["general_practice"])
+    add_practitioner(world, users, "county_doctor", "吴县内", "county", "110610424000012", ["internal_medicine"])
+    dw = DiagnosisWorld(world=world, users=users)
+    for modality in ("CT", "DX", "MR", "US"):
+        ReadingRoute.objects.create(consortium=world.consortium, modality=modality, hub=world.orgs["imaging_hub"])
+    village = dw.actor("village_doctor_a")
+    for persona, role in (("township_doctor", "family_doctor"), ("county_doctor", "attending")):
+        add_to_care_team(acting=village, patient_id=dw.patient.pk, role=role, practitioner_id=dw.pid(persona),
+                         source_type="page")
+    return dw
+
+
+@pytest.fixture
+def dw(world) -> DiagnosisWorld:
+    return build_diagnosis_world(world)
+
+
+# --- real DICOM files -----------------------------------------------------------------------------
+
+def dicom_testfile(name: str) -> str:
+    from pydicom.data import get_testdata_file
+
+    path = get_testdata_file(name)
+    assert path, f"pydicom test file {name} is missing"
+    return str(path)
+
+
+def identity_of(patient: Any, id_number: str = "") -> dict[str, str]:
+    return {"PatientName": PATIENT_A_LATIN if patient.name == "陈桂芳" else patient.name,
+            "PatientID": id_number, "PatientBirthDate": patient.birth_date.strftime("%Y%m%d"),
+            "PatientSex": {"male": "M", "female": "F"}.get(patient.sex, "")}
+
+
+def restamp(name: str, identity: dict[str, str] | None = None, *, fresh_uids: bool = False,
+            **changes: Any) -> bytes:
+    """A pydicom test file with ``identity`` (and any other attributes) written in; new UIDs for
+    its study, series and instance when ``fresh_uids``."""
+    from pydicom import dcmread
+    from pydicom.uid import generate_uid
+
+    ds = dcmread(dicom_testfile(name))
+    for key, value in (identity or {}).items():
+        setattr(ds, key, value)
+    if fresh_uids:
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+        ds.SOPInstanceUID = generate_uid()
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    for key, value in changes.items():
+        setattr(ds, key, value)
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    return buf.getvalue()
+
+
+def ct_series(identity: dict[str, str], count: int, *, base: str = "CT_small.dcm") -> list[bytes]:
+    """``count`` slices of one CT series built from pydicom's real CT file: one study and series,
+    fresh SOP Instance UIDs, consecutive positions, each slice's pixels shifted so they differ."""
+    import numpy as np
+    from pydicom import dcmread
+    from pydicom.uid import generate_uid
+
+    source = dcmread(dicom_testfile(base))
+    study, series = generate_uid(), generate_uid()
+    pixels = source.pixel_array
+    out = []
+    for i in range(count):
+        ds = source.copy()
+        for key, value in identity.items():
+            setattr(ds, key, value)
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
+        ds.SOPInstanceUID = generate_uid()
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        ds.InstanceNumber = i + 1
+        ds.SliceLocation = float(i * 5)
+        position = list(ds.ImagePositionPatient)
+        ds.ImagePositionPatient = [position[0], position[1], float(position[2]) + i * 5]
+        ds.PixelData = np.roll(pixels, i, axis=0).astype(pixels.dtype).tobytes()
+        buf = io.BytesIO()
+        ds.save_as(buf, enforce_file_format=True)
+        out.append(buf.getvalue())
+    return out
+
+
+def upload(name: str, data: bytes, content_type: str = "application/dicom") -> Any:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, data, content_type=content_type)
+
+
+def new_ct(dw: DiagnosisWorld, persona: str = "township_doctor", **overrides: Any) -> Any:
+    from medunion.diagnostics.actions import create_examination
+    from medunion.diagnostics.validation import ExaminationInput
+
+    data: dict[str, Any] = dict(patient_id=dw.patient.pk, modality="CT", body_site="head", urgency="urgent",
+                                question="突发头痛伴呕吐2小时，排除颅内出血")
+    data.update(overrides)
+    return create_examination(acting=dw.actor(persona), data=ExaminationInput(**data))
+
+
+def uploaded_ct(dw: DiagnosisWorld, slices: int = 3, persona: str = "township_doctor", **overrides: Any) -> Any:
+    """A CT examination with ``slices`` real CT slices of patient_a, sent for reading."""
+    from medunion.diagnostics.actions import submit, upload_file
+
+    exam = new_ct(dw, persona, **overrides)
+    identity = identity_of(dw.patient, dw.world.patients["patient_a_id_number"])
+    for i, data in enumerate(ct_series(identity, slices)):
+        upload_file(acting=dw.actor(persona), examination_id=exam.pk, upload=upload(f"IM{i:04d}.dcm", data))
+    return submit(acting=dw.actor(persona), examination_id=exam.pk)
+
+
+def signed_ct(dw: DiagnosisWorld, *, critical: bool = False, reader: str = "hub_radiologist", **overrides: Any) -> Any:
+    from medunion.diagnostics.actions_reading import claim, sign
+    from medunion.diagnostics.validation import ReportInput
+
+    exam = uploaded_ct(dw, **overrides)
+    claim(acting=dw.actor(reader), examination_id=exam.pk)
+    sign(acting=dw.actor(reader), examination_id=exam.pk, data=ReportInput(
+        findings="右侧基底节区见类圆形高密度影，约 25 mm，周围少许水肿带，中线结构无移位。",
+        impression="右侧基底节区脑出血。", recommendation="建议立即转上级医院神经外科。", codes=["I61.9"],
+        measurements=[{"code": "21889-1", "value": 25}], critical=critical,
+        critical_note="右侧基底节区急性脑出血" if critical else ""))
+    from medunion.diagnostics.machine import load
+
+    return load(exam.pk)
+
+
+@pytest.fixture
+def system() -> Actor:
+    return system_actor("tests")
+
+
+# --- archives: the local file store, and a real Orthanc over DICOMweb --------------------------------
+
+from tests.orthanc_server import orthanc_url  # noqa: E402,F401  (a session fixture: a real Orthanc on loopback)
+
+
+@pytest.fixture(params=["local", "orthanc"])
+def archive(request, settings) -> str:
+    """Run a test once with the local archive and once against a real Orthanc (DICOMweb)."""
+    if request.param == "orthanc":
+        settings.MEDUNION_DICOMWEB_URL = request.getfixturevalue("orthanc_url")
+        settings.MEDUNION_DICOM_ARCHIVE = "orthanc"
+    else:
+        settings.MEDUNION_DICOM_ARCHIVE = "local"
+    from medunion.diagnostics.render import clear_caches
+
+    clear_caches()
+    return request.param
