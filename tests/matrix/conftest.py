@@ -94,6 +94,7 @@ def _build() -> MatrixWorld:
     consult_ids = _consult(world)
     event = AuditEvent.objects.filter(patient_id=pid).order_by("-seq").first()
     referral_ids = _referral(world)
+    diagnosis_ids = _diagnosis(world)
     matrix = MatrixWorld(world=world, ids={
         "patient": str(pid), "org": str(county.pk), "department": str(department.pk),
         "department_code": department.code, "consortium": str(c.pk), "practitioner": str(vdb),
@@ -102,7 +103,7 @@ def _build() -> MatrixWorld:
         "site": str(site.pk) if site else "", "event": str(event.uid) if event else "",
         "patient_id_number": world.patients["patient_a_id_number"], "region": "610424100201",
         "setting": "support_phone",
-        **consult_ids, **referral_ids,
+        **consult_ids, **referral_ids, **diagnosis_ids,
     })
     for persona in PERSONAS:
         if persona != "anonymous":
@@ -210,6 +211,48 @@ def _referral(world: World) -> dict[str, str]:
             "referral_code": referral.checkin_code, "down_referral": str(down.pk),
             "task": str(task.pk) if task else "", "card_department": str(cardiology.pk),
             "tertiary": str(world.orgs["tertiary"].pk)}
+
+
+def _diagnosis(world: World) -> dict[str, str]:
+    """Remote diagnosis (issue 5): CT is read at the imaging hub. village_doctor_a asked for three
+    CTs of patient_a: "exam" (two slices, claimed and signed by hub_radiologist with a critical
+    finding, "critical" — recognised region-wide), "exam_waiting" (sent, in the hub's worklist) and
+    "exam_draft" (one slice, not yet sent). consult_specialist is in patient_a's care team;
+    hub_radiologist reads at the hub (and holds a break-the-glass grant)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from medunion.diagnostics import actions as da
+    from medunion.diagnostics import actions_reading as dr
+    from medunion.diagnostics.models import CriticalFinding, ReadingRoute
+    from medunion.diagnostics.validation import ExaminationInput, ReportInput
+    from tests.diagnostics.dicom_files import ct_series, identity_of
+
+    ReadingRoute.objects.create(consortium=world.consortium, modality="CT", hub=world.orgs["imaging_hub"])
+    doctor, reader = world.actor("village_doctor_a"), world.actor("hub_radiologist")
+    patient = world.patients["patient_a"]
+    slices = ct_series(identity_of(patient, world.patients["patient_a_id_number"]), 4)
+
+    def exam(n: int, site: str) -> Any:
+        e = da.create_examination(acting=doctor, data=ExaminationInput(
+            patient_id=patient.pk, modality="CT", body_site=site, urgency="urgent", question="头痛待查"))
+        for i in range(n):
+            da.upload_file(acting=doctor, examination_id=e.pk,
+                           upload=SimpleUploadedFile(f"IM{i}.dcm", slices.pop(), content_type="application/dicom"))
+        return e
+
+    reported = exam(2, "head")
+    da.submit(acting=doctor, examination_id=reported.pk)
+    dr.claim(acting=reader, examination_id=reported.pk)
+    dr.sign(acting=reader, examination_id=reported.pk, data=ReportInput(
+        findings="右侧基底节区高密度影。", impression="脑出血。", codes=["I61.9"],
+        measurements=[{"code": "21889-1", "value": 25}], critical=True, critical_note="急性脑出血"))
+    waiting = exam(1, "chest")
+    da.submit(acting=doctor, examination_id=waiting.pk)
+    draft = exam(1, "abdomen")
+    instance = reported.instances.order_by("number").first()
+    return {"exam": str(reported.pk), "exam_waiting": str(waiting.pk), "exam_draft": str(draft.pk),
+            "exam_instance": str(instance.pk) if instance else "", "exam_series": str(instance.series_id) if instance else "",
+            "critical": str(CriticalFinding.objects.get(examination=reported).pk)}
 
 
 @pytest.fixture(scope="module")

@@ -84,6 +84,9 @@ urlpatterns = [
     path("referrals/<uuid:referral_id>/messages", referrals_page.message, name="referral_message"),
     path("me/referrals", referrals_patient.my_referrals, name="my_referrals"),
     path("me/referrals/<uuid:referral_id>", referrals_patient.my_referral, name="my_referral"),
+    # Remote diagnosis: the requesting side and the viewer; the reading side.
+    path("", include("medunion.web.diagnostics_urls")),
+    path("", include("medunion.web.reading_urls")),
     path("inbox", inbox.inbox, name="inbox"),
     path("inbox/read-all", inbox.read_all, name="inbox_read_all"),
     path("inbox/<uuid:notification_id>/read", inbox.read, name="inbox_read"),
