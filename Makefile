@@ -20,7 +20,7 @@ STAMP_RUN := $(VENV)/.installed
 STAMP_DEV := $(VENV)/.installed-dev
 ENV_FILE := var/medunion.env
 
-DEBIAN_PACKAGES := postgresql chromium fonts-noto-cjk gettext
+DEBIAN_PACKAGES := postgresql chromium fonts-noto-cjk gettext orthanc orthanc-dicomweb
 TESTS ?= tests
 XDIST ?= -n auto
 PYTEST_ARGS ?=

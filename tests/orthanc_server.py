@@ -15,6 +15,7 @@ import os
 import secrets
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +38,15 @@ class OrthancServer:
     @property
     def dicomweb_url(self) -> str:
         return self.url + "/dicom-web"
+
+    def clear(self) -> None:
+        """Delete everything the PACS holds (Orthanc's REST API), so tests do not see each
+        other's instances, as each sees a fresh database."""
+        import requests
+
+        auth = (self.user, self.password)
+        for patient in requests.get(self.url + "/patients", auth=auth, timeout=10).json():
+            requests.delete(f"{self.url}/patients/{patient}", auth=auth, timeout=10).raise_for_status()
 
 
 def _free_port() -> int:
@@ -96,6 +106,17 @@ def _wait_ready(process: subprocess.Popen[bytes], server: OrthancServer, log: Pa
     return f"Orthanc did not answer on {server.url} within {START_TIMEOUT:.0f} s"
 
 
+def _die_with_parent() -> None:  # pragma: no cover (runs in the child before exec)
+    """Linux: Orthanc gets SIGTERM when the test process dies, even killed outright."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.terminate()
@@ -130,7 +151,8 @@ def orthanc_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orthanc
         log = root / f"orthanc-{attempt}.log"
         with log.open("wb") as out:
             process = subprocess.Popen([ORTHANC, str(config)], cwd=root, stdout=out, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL)
+                                       stdin=subprocess.DEVNULL,
+                                       preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         failure = _wait_ready(process, server, log)
         if not failure:
             break

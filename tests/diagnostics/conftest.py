@@ -14,6 +14,7 @@ where a test needs new instances.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,18 +126,62 @@ def system() -> Actor:
 
 # --- archives: the local file store, and a real Orthanc over DICOMweb --------------------------------
 
-from tests.orthanc_server import orthanc_url  # noqa: E402,F401  (a session fixture: a real Orthanc on loopback)
+from tests.orthanc_server import orthanc_server, orthanc_url  # noqa: E402,F401  (session: a real Orthanc)
 
 
 @pytest.fixture(params=["local", "orthanc"])
-def archive(request, settings) -> str:
-    """Run a test once with the local archive and once against a real Orthanc (DICOMweb)."""
+def archive(request, settings) -> Iterator[str]:
+    """Run a test once with the local archive and once against a real Orthanc (DICOMweb); what
+    the test stored at Orthanc is deleted afterwards."""
+    from medunion.diagnostics.render import clear_caches
+
+    server = None
     if request.param == "orthanc":
-        settings.MEDUNION_DICOMWEB_URL = request.getfixturevalue("orthanc_url")
+        server = request.getfixturevalue("orthanc_server")
+        settings.MEDUNION_DICOMWEB_URL = server.dicomweb_url
+        settings.MEDUNION_DICOMWEB_USER = server.user
+        settings.MEDUNION_DICOMWEB_PASSWORD = server.password
         settings.MEDUNION_DICOM_ARCHIVE = "orthanc"
     else:
         settings.MEDUNION_DICOM_ARCHIVE = "local"
-    from medunion.diagnostics.render import clear_caches
-
     clear_caches()
-    return request.param
+    yield request.param
+    clear_caches()
+    if server is not None:
+        server.clear()
+
+
+# --- for the domain tests: a private file store, and what a refusal must leave untouched -------------
+
+@pytest.fixture(autouse=True)
+def file_root(settings, tmp_path) -> Any:
+    """Stored files land in a private directory per test (never the working tree's var/)."""
+    root = tmp_path / "files"
+    settings.MEDUNION_FILE_STORAGE = {"BACKEND": "medunion.files.storage.LocalStorage",
+                                      "OPTIONS": {"root": str(root)}}
+    return root
+
+
+def stored_keys(root: Any) -> list[str]:
+    """Every file under the store's root (staging files included)."""
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def snapshot() -> dict[str, Any]:
+    """Everything a diagnosis action may write: row counts, and each examination's state."""
+    from medunion.audit.models import AuditEvent
+    from medunion.diagnostics import models as m
+    from medunion.files.models import StoredFile
+    from medunion.notifications.models import Notification
+
+    counts = {model.__name__: model.objects.count() for model in (
+        m.Examination, m.Study, m.Series, m.Instance, m.ExamAttachment, m.Report, m.SecondRead,
+        m.CriticalFinding, m.Recognition, StoredFile, AuditEvent, Notification)}
+    return {**counts, "states": sorted(m.Examination.objects.values_list(
+        "accession", "state", "version", "instance_count", "attachment_count", "reader_id"))}
+
+
+def ct_slice(dw: DiagnosisWorld, **changes: Any) -> bytes:
+    """One real CT slice of patient_a with fresh UIDs."""
+    return restamp("CT_small.dcm", identity_of(dw.patient, dw.world.patients["patient_a_id_number"]),
+                   fresh_uids=True, **changes)
