@@ -139,10 +139,13 @@ def _step(actor: Actor, step: Any) -> bool:
 
 
 def _act(act: str) -> Any:
+    """The act's rule (``states.ACTS``): one of its roles, in one of its states."""
     def rule(actor: Actor, exam: Any) -> bool:
         from medunion.diagnostics.states import ACTS, Act
 
-        return exam is not None and bool(ACTS[Act(act)].roles & examination_roles(actor, exam))
+        allowed = ACTS[Act(act)]
+        return exam is not None and exam.state in allowed.states and bool(
+            allowed.roles & examination_roles(actor, exam))
     return rule
 
 

@@ -20,6 +20,7 @@ from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
 from medunion.access.actor import Actor
+from medunion.access.diagnostics import ExaminationStep
 from medunion.access.loaders import parse_uuid
 from medunion.access.policy import Action, can
 from medunion.audit.actions import record
@@ -191,7 +192,7 @@ def _upload_target(acting: Actor, examination_id: Any) -> Examination:
     if not can(acting, Action.UPLOAD_EXAMINATION, exam):
         if ACTS[Act.UPLOAD].roles & examination_roles(acting, exam) and exam.state != State.DRAFT:
             raise Conflict(_("This examination has been sent for reading; images can no longer be added."),
-                           state=exam.state)
+                           field="file", reason="not_draft", state=exam.state)
         raise PermissionDenied(_("Only the requesting side can add images to this examination."))
     return exam
 
@@ -264,10 +265,11 @@ def _add_instance(acting: Actor, exam: Examination, name: str, data: bytes) -> R
         raise Conflict(_("This image belongs to examination %(accession)s already.") % {"accession": elsewhere},
                        field="file", reason="other_examination")
     archive = get_archive()
-    # Renders one frame too (local archive): what cannot be decoded is refused before it is kept.
-    stored = archive.put(acting=acting, patient_id=exam.patient_id, data=data, filename=name, meta=meta)
     if archive.name != "local":
-        dicom.render_png(parsed, max_side=64)  # prove the pixels decode, as the local archive does
+        # Prove the pixels decode before the PACS keeps them, as the local archive does (it
+        # renders a preview first): what cannot be shown is refused with nothing stored.
+        dicom.render_png(parsed, max_side=64)
+    stored = archive.put(acting=acting, patient_id=exam.patient_id, data=data, filename=name, meta=meta)
     keep = {k: meta.get(k) for k in ("rows", "columns", "transfer_syntax", "transfer_syntax_name", "photometric",
                                      "bits_stored", "window_center", "window_width", "pixel_spacing",
                                      "image_position", "body_part", "series_number")}
@@ -327,7 +329,9 @@ def submit(*, acting: Actor, examination_id: Any, expected_version: int | None =
     """Send the examination to its hub's worklist (it needs at least one image or document)."""
     with transaction.atomic():
         exam = machine.load_visible(acting, examination_id)
-        if exam.state == State.DRAFT and not (exam.instance_count or exam.attachment_count):
+        # Asked of whoever may send it (anyone else is told they may not, by apply_transition).
+        if exam.state == State.DRAFT and not (exam.instance_count or exam.attachment_count) and \
+                can(acting, Action.TRANSITION_EXAMINATION, ExaminationStep(exam, Event.SUBMIT)):
             raise ValidationFailed(_("Upload the images before sending the examination for reading."), field="file")
         fresh = machine.apply_transition(acting, exam, Event.SUBMIT, expected_version=expected_version)
         record(acting, "examination.submit", Verb.UPDATE, obj=fresh, patient_id=fresh.patient_id,

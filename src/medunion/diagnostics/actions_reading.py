@@ -13,6 +13,7 @@ from django.db.models import Max
 from django.utils.translation import gettext_lazy as _
 
 from medunion.access.actor import Actor
+from medunion.access.diagnostics import examination_roles
 from medunion.access.loaders import parse_uuid
 from medunion.access.policy import Action, can
 from medunion.audit.actions import record
@@ -31,7 +32,7 @@ from .models import (
     SecondRead,
     Verdict,
 )
-from .states import Event, State
+from .states import ACTS, Act, Event, State
 from .validation import REASON_MAX, SECTION_MAX, ReportInput, clean_report
 
 _CONTENT = ("kind", "version", "findings", "impression", "recommendation", "codes", "measurements", "critical",
@@ -80,7 +81,7 @@ def save_draft(*, acting: Actor, examination_id: Any, data: ReportInput) -> Repo
     with transaction.atomic():
         exam = machine.load_visible(acting, examination_id)
         if not can(acting, Action.WRITE_REPORT, exam):
-            raise _not_reader(exam)
+            raise _not_reader(acting, exam)
         fields = clean_report(data, final=False)
         draft = current_draft(exam)
         if draft is None:
@@ -93,16 +94,22 @@ def save_draft(*, acting: Actor, examination_id: Any, data: ReportInput) -> Repo
     return draft
 
 
-def _not_reader(exam: Examination) -> Exception:
-    if exam.state == State.IN_READING:
+def _has_role_for(acting: Actor, exam: Examination, act: Act) -> bool:
+    """The actor holds a role the act needs (``states.ACTS``), whatever the state: then a refusal
+    is about the state (409), otherwise about who they are (403)."""
+    return bool(ACTS[act].roles & examination_roles(acting, exam))
+
+
+def _not_reader(acting: Actor, exam: Examination) -> Exception:
+    if not _has_role_for(acting, exam, Act.WRITE_DRAFT):
         return PermissionDenied(_("Only the reader who claimed this examination can write its report."))
     return Conflict(_("This examination is %(state)s; its report cannot be written now.")
                     % {"state": State(exam.state).label}, state=exam.state)
 
 
-def _sign_row(report: Report) -> None:
+def _sign_row(report: Report, at: Any = None) -> None:
     report.status = ReportStatus.SIGNED
-    report.signed_at = clock.now()
+    report.signed_at = at or clock.now()
     report.content_sha256 = _digest(report)
 
 
@@ -124,7 +131,7 @@ def sign(*, acting: Actor, examination_id: Any, data: ReportInput | None = None,
     with transaction.atomic():
         exam = machine.load_visible(acting, examination_id)
         if not can(acting, Action.WRITE_REPORT, exam):
-            raise _not_reader(exam)
+            raise _not_reader(acting, exam)
         if expected_version is not None and expected_version != exam.version:
             raise machine.StaleExamination(state=exam.state)
         draft = current_draft(exam) or Report(examination=exam, patient_id=exam.patient_id,
@@ -137,7 +144,7 @@ def sign(*, acting: Actor, examination_id: Any, data: ReportInput | None = None,
         for key, value in {**fields, **_author(acting, exam)}.items():
             setattr(draft, key, value)
         fresh = machine.apply_transition(acting, exam, Event.SIGN)
-        _sign_row(draft)
+        _sign_row(draft, fresh.signed_at)  # the report's signature time is the examination's
         draft.save()
         record(acting, "examination.report.sign", Verb.CREATE, obj=draft, patient_id=exam.patient_id,
                detail={"examination": str(exam.pk), "version": draft.version, "sha256": draft.content_sha256,
@@ -155,12 +162,18 @@ def current_report(exam: Examination) -> Report | None:
             .exclude(kind=ReportKind.ADDENDUM).order_by("-version").first())
 
 
+_REPORTED_ACTS = {Action.ADD_ADDENDUM: Act.ADDENDUM, Action.AMEND_REPORT: Act.AMEND,
+                  Action.SECOND_READ: Act.SECOND_READ}
+
+
 def _reported(acting: Actor, examination_id: Any, action: Action) -> tuple[Examination, Report]:
     exam = machine.load_visible(acting, examination_id)
     if not can(acting, action, exam):
-        if exam.state != State.REPORTED:
-            raise Conflict(_("This examination has no signed report yet."), state=exam.state)
-        raise PermissionDenied(_("Only readers of the hub can correct this report."))
+        if not _has_role_for(acting, exam, _REPORTED_ACTS[action]):
+            raise PermissionDenied(_("Only a senior reader of the hub gives a second read.")
+                                   if action == Action.SECOND_READ else
+                                   _("Only readers of the hub can correct this report."))
+        raise Conflict(_("This examination has no signed report yet."), state=exam.state)
     report = current_report(exam)
     if report is None:  # reported always has one; a broken row answers as missing
         raise NotFound()

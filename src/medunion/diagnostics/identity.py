@@ -8,7 +8,8 @@ The header's patient is compared with the registered patient on what both carry:
 - date of birth and sex, when the header has them;
 - the name: written in Chinese it must be the patient's; in Latin letters (``ZHANG^SAN``, as
   most scanners write it) it must be the patient's name in pinyin, tones and order of the
-  ``^``-separated parts aside.
+  ``^``-separated parts aside, in any reading of a character that has several (surnames such as
+  曾 Zeng or 单 Shan) and with ü written v, u or yu.
 
 A header that carries no identity at all (anonymised) cannot be matched and is refused too.
 """
@@ -34,14 +35,38 @@ def _latin(text: str) -> str:
     return "".join(ch for ch in text.lower() if ch.isalnum() and ch.isascii())
 
 
-def _pinyin_forms(name: str) -> set[str]:
-    from pypinyin import Style, lazy_pinyin
+_MAX_READINGS = 64  # spellings compared per name (a handful in practice)
 
-    syllables = lazy_pinyin(name, style=Style.NORMAL, errors="ignore")
-    if not syllables:
+
+def _spellings(syllable: str) -> set[str]:
+    """ü as pypinyin writes it (``lv``) and as scanners and passports do (``lu``, ``lyu``)."""
+    return {syllable, syllable.replace("v", "u"), syllable.replace("v", "yu")} if "v" in syllable else {syllable}
+
+
+def _pinyin_forms(name: str) -> set[str]:
+    """The name in pinyin, surname first or last: its usual reading, and the other readings of
+    characters with several (曾 ceng/zeng, 单 dan/shan, 解 jie/xie — surnames read otherwise
+    than the word), each ü spelled v, u or yu."""
+    from itertools import islice, product
+
+    from pypinyin import Style, lazy_pinyin, pinyin
+
+    usual = lazy_pinyin(name, style=Style.NORMAL, errors="ignore")
+    if not usual:
         return set()
-    surname, given = syllables[0], "".join(syllables[1:])
-    return {_latin(surname + given), _latin(given + surname)}
+    readings = pinyin(name, style=Style.NORMAL, heteronym=True, errors="ignore")
+    if len(readings) != len(usual):
+        readings = [[s] for s in usual]
+    options = [sorted(set().union(*(_spellings(r) for r in [u, *others])))
+               for u, others in zip(usual, readings, strict=True)]
+    forms: set[str] = set()
+    for combo in [tuple(usual), *islice(product(*options), _MAX_READINGS)]:
+        # A one-character surname, or a compound one (欧阳, 司马) when the name is long enough.
+        for cut in (1, 2) if len(combo) > 2 else (1,):
+            surname, given = "".join(combo[:cut]), "".join(combo[cut:])
+            for s, g in product(_spellings(surname), _spellings(given)):
+                forms |= {_latin(s + g), _latin(g + s)}
+    return forms
 
 
 def names_match(header_name: str, registered: str) -> bool:

@@ -36,10 +36,14 @@ def escalate_critical(*, acting: Actor | None = None) -> int:
                                                   acknowledged_at__isnull=True).update(escalated_at=now):
                 continue
             exam = finding.examination
-            users = notices.requesting_org_users(exam) + notices.coordinator_users(exam.consortium_id)
-            notices.notice(exam, "exam.critical_escalated", users, acting=None, body=finding.note)
+            clinicians = notices.requesting_org_users(exam)
+            coordinators = [u for u in notices.coordinator_users(exam.consortium_id) if u not in set(clinicians)]
+            notices.notice(exam, "exam.critical_escalated", clinicians, acting=None, body=finding.note)
+            # Coordinators see no patient data (nor the examination's page): the title names the
+            # organisation to call, and that is all.
+            notices.notice(exam, "exam.critical_escalated", coordinators, acting=None, url="", with_patient=False)
             record(acting, "examination.critical.escalate", Verb.UPDATE, obj=finding, patient_id=finding.patient_id,
-                   detail={"examination": str(exam.pk), "recipients": len(set(users))})
+                   detail={"examination": str(exam.pk), "recipients": len(set(clinicians) | set(coordinators))})
             done += 1
     return done
 

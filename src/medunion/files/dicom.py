@@ -127,6 +127,8 @@ def read(data: bytes) -> DicomInstance:
         raise ValidationFailed(_("This is not a DICOM file (the DICM marker is missing)."), field="file")
     try:
         ds = dcmread(io.BytesIO(data), force=False)
+        if not len(ds):  # what pydicom makes of a file cut short inside encapsulated pixel data
+            raise _damaged()
         media_class = str(ds.file_meta.get("MediaStorageSOPClassUID", ""))
         transfer = ds.file_meta.get("TransferSyntaxUID")
         if media_class == _MEDIA_STORAGE_DIRECTORY or "DirectoryRecordSequence" in ds:
