@@ -191,6 +191,8 @@ def _register_routers() -> None:
                            ("medunion.accounts.admin_api", "/accounts"), ("medunion.accounts.settings_api", "/settings"),
                            ("medunion.consults.api", "/consults"), ("medunion.notifications.api", "/notifications"),
                            ("medunion.referrals.api", "/referrals"),
+                           # /examinations, /critical-findings, /diagnostics/figures, /reading-routes
+                           ("medunion.diagnostics.api", ""),
                            ("medunion.files.api", "/files")):
         try:
             mod = __import__(module, fromlist=["router"])

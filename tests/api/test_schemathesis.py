@@ -94,6 +94,8 @@ OWNERS = [
     ("/api/v1/referrals/capacity", "coordinator"),
     ("/api/v1/referrals/clock", "coordinator"),
     ("/api/v1/referrals/figures", "coordinator"),
+    ("/api/v1/diagnostics/figures", "coordinator"),
+    ("/api/v1/reading-routes", "coordinator"),
 ]
 
 

@@ -18,7 +18,8 @@ from medunion.fhir.registry import REGISTRY
 from tests.fhir.conftest import FHIR_JSON, get, validate
 
 RESOURCES = ["Organization", "Location", "Practitioner", "PractitionerRole", "CareTeam", "Patient", "Consent",
-             "AuditEvent", "ServiceRequest", "Task", "Communication", "Appointment", "DocumentReference"]
+             "AuditEvent", "ServiceRequest", "Task", "Communication", "Appointment", "DocumentReference",
+             "ImagingStudy", "DiagnosticReport", "Observation"]
 
 
 def test_metadata_needs_no_auth_and_lists_every_resource(db):
@@ -145,7 +146,7 @@ def test_count_is_capped_and_zero_gives_only_the_total(world, client_for):
 
 @pytest.mark.parametrize("path", [
     "", "Unknown", "Unknown/123", "patient", "Patient/123/_history", "Patient/123/_history/1", "Patient/$everything",
-    "Patient/a/b/c", "Observation", "Observation/" + "0" * 36, "Patient/%00", "Patient/..%2F..%2Fetc",
+    "Patient/a/b/c", "Immunization", "Immunization/" + "0" * 36, "Patient/%00", "Patient/..%2F..%2Fetc",
     "Patient/" + "x" * 200, "metadata/extra", "CareTeam/pt-", "CareTeam/pt-not-a-uuid", "Organization/%E4%B8%AD",
 ])
 def test_malformed_urls_are_404_operation_outcomes(world, client_for, path):

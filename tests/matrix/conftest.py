@@ -252,7 +252,10 @@ def _diagnosis(world: World) -> dict[str, str]:
     instance = reported.instances.order_by("number").first()
     return {"exam": str(reported.pk), "exam_waiting": str(waiting.pk), "exam_draft": str(draft.pk),
             "exam_instance": str(instance.pk) if instance else "", "exam_series": str(instance.series_id) if instance else "",
-            "critical": str(CriticalFinding.objects.get(examination=reported).pk)}
+            "critical": str(CriticalFinding.objects.get(examination=reported).pk), "exam_frame": "1",
+            # FHIR: the studies of "exam" and "exam_draft", and the first measurement of exam's report.
+            "exam_study": str(reported.studies.get().pk), "exam_draft_study": str(draft.studies.get().pk),
+            "exam_observation": f"{reported.reports.get().pk}-1"}
 
 
 @pytest.fixture(scope="module")

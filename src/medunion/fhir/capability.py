@@ -44,7 +44,7 @@ def capability_statement(request: HttpRequest) -> dict[str, Any]:
         "date": RELEASED,
         "publisher": "MedUnion",
         "description": _("Read and search of the consortium network, patients, consents, teleconsultations, "
-                         "referrals and the audit log. Read-only; JSON only."),
+                         "referrals, remote diagnosis and the audit log. Read-only; JSON only."),
         "kind": "instance",
         "software": {"name": "MedUnion", "version": version},
         "implementation": {"description": _("MedUnion FHIR R4 interface"), "url": base_url(request).rstrip("/")},

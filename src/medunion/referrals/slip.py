@@ -19,13 +19,13 @@ from reportlab.graphics import renderPDF
 from reportlab.graphics.shapes import Drawing, Rect
 from reportlab.lib.pagesizes import A5
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
+
+from medunion.core.pdf import CJK_FONT, cjk_font
 
 from .models import Referral
 
-FONT = "STSong-Light"
+FONT = CJK_FONT
 CHECKIN_PATH = "/referrals/checkin/{code}"
 
 
@@ -63,8 +63,7 @@ def _lines(text: str, width: int) -> list[str]:
 
 def render_slip(referral: Referral, *, base_url: str, language: str = "zh-hans") -> bytes:
     """The slip of an accepted referral, in ``language``."""
-    if UnicodeCIDFont(FONT).name not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+    cjk_font()
     buf = io.BytesIO()
     width, height = A5
     c = canvas.Canvas(buf, pagesize=A5)

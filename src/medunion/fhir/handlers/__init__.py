@@ -1,5 +1,5 @@
 """Importing this package registers every resource type (see ..registry)."""
 
-from . import audit, careteam, consults, network, patients, referrals
+from . import audit, careteam, consults, diagnostics, network, patients, referrals
 
-__all__ = ["audit", "careteam", "consults", "network", "patients", "referrals"]
+__all__ = ["audit", "careteam", "consults", "diagnostics", "network", "patients", "referrals"]
