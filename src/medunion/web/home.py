@@ -41,9 +41,11 @@ def _clinician_home(request: HttpRequest, actor: Any) -> HttpResponse:
         profile = None  # no active practice site in a consortium (yet, or any more)
     from medunion.referrals.queries import counts as referral_counts
 
+    from .reading import home_context as diagnosis_home
+
     return render(request, "web/home_clinician.html", {
         "profile": profile, "patients": pq.my_patients(actor, limit=20), "search": SearchForm(), "nav": "home",
-        "referrals": referral_counts(actor)})
+        "referrals": referral_counts(actor), **diagnosis_home(actor)})
 
 
 def _patient_home(request: HttpRequest, actor: Any) -> HttpResponse:

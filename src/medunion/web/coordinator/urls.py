@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import audit, break_glass, consults, imports, network, practitioners, referrals, teams
+from . import audit, break_glass, consults, diagnostics, imports, network, practitioners, referrals, teams
 
 app_name = "coord"
 urlpatterns = [
@@ -28,4 +28,7 @@ urlpatterns = [
     path("referrals/capacity", referrals.capacity, name="referral_capacity"),
     path("referrals/capacity/<uuid:department_id>", referrals.capacity_save, name="referral_capacity_save"),
     path("referrals/clock/<uuid:consortium_id>", referrals.clock_save, name="referral_clock_save"),
+    path("diagnostics", diagnostics.figures, name="diagnostic_figures"),
+    path("diagnostics/routes", diagnostics.routes, name="reading_routes"),
+    path("diagnostics/routes/<uuid:consortium_id>", diagnostics.route_save, name="reading_route_save"),
 ]
