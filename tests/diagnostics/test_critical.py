@@ -41,7 +41,8 @@ def test_a_critical_finding_is_raised_at_signing_and_the_requester_told(dw):
     assert finding.acknowledged_at is None and finding.escalated_at is None
     told = Notification.objects.get(kind="exam.critical")
     assert (told.user.username, told.body, told.url) == ("township_doctor", NOTE, f"/examinations/{exam.pk}")
-    assert "CRITICAL" in told.title and "陈桂芳" not in told.title
+    # In the recipient's language (Chinese by default): it says critical, never who.
+    assert ("危急值" in told.title or "CRITICAL" in told.title) and "陈桂芳" not in told.title
     [raised] = AuditEvent.objects.filter(action="examination.critical.raise")
     assert raised.patient_id == dw.patient.pk and raised.detail["report"] == str(report.pk)
     assert [f.pk for f in open_critical(dw.actor("township_doctor"))] == [finding.pk]

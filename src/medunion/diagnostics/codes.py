@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from medunion.network.codes import Specialty
 
@@ -19,8 +20,8 @@ class Modality(models.TextChoices):
     CT = "CT", _("CT")
     DX = "DX", _("DR / X-ray")
     MR = "MR", _("MR")
-    US = "US", _("ultrasound")
-    ECG = "ECG", _("ECG")
+    US = "US", pgettext_lazy("modality", "ultrasound")
+    ECG = "ECG", pgettext_lazy("modality", "ECG")
     SM = "SM", _("pathology (slide images)")
     ES = "ES", _("endoscopy")
 

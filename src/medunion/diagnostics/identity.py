@@ -22,6 +22,7 @@ from typing import Any
 
 from django.utils.text import get_text_list
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from medunion.core.errors import ValidationFailed
 from medunion.files.dicom import DicomPatient
@@ -104,7 +105,7 @@ def check_patient(header: DicomPatient, patient: Any) -> None:
     if header.sex in ("M", "F") and sex and header.sex != sex:
         differs.append(_("sex"))
     if header.name and not names_match(header.name, patient.name):
-        differs.append(_("name"))
+        differs.append(pgettext_lazy("person", "name"))
     if differs:
         raise ValidationFailed(
             _("This image is of another patient: its %(fields)s do not match the registered patient. Nothing was "

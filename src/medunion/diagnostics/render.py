@@ -12,18 +12,19 @@ from collections import OrderedDict
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from medunion.core.errors import ValidationFailed
 from medunion.files import dicom
 
 # Presets a CT reader expects; "default" is the header's own window (or a sensible one).
 PRESETS: dict[str, Any] = {
-    "default": _("default"),
-    "soft_tissue": _("soft tissue"),
-    "lung": _("lung"),
-    "bone": _("bone"),
-    "brain": _("brain"),
-    "liver": _("liver"),
+    "default": pgettext_lazy("window", "default"),
+    "soft_tissue": pgettext_lazy("window", "soft tissue"),
+    "lung": pgettext_lazy("window", "lung"),
+    "bone": pgettext_lazy("window", "bone"),
+    "brain": pgettext_lazy("window", "brain"),
+    "liver": pgettext_lazy("window", "liver"),
 }
 SIZES = {"thumb": 160, "full": 1024}
 

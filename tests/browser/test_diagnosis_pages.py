@@ -11,7 +11,7 @@ import os
 import pytest
 
 from medunion.diagnostics.models import Examination, Instance
-from tests.browser.conftest import browser, sign_in  # noqa: F401 - the session's Chromium
+from tests.browser.conftest import sign_in
 from tests.diagnostics.conftest import build_diagnosis_world, ct_series, identity_of, signed_ct
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
