@@ -148,3 +148,11 @@ def test_the_email_sender(world, settings, mailoutbox):
     senders.EmailSender().send(n, doctor)
     assert [(m.subject, m.to) for m in mailoutbox] == [("New case", ["zhang@example.cn"])]
     assert "https://mu.example/consults/1" in mailoutbox[0].body
+
+
+def test_a_plain_body_is_kept_as_written_even_with_a_percent_sign(world):
+    """A note or a reason is someone's own words: "约 60%" is text, never a format (it raised
+    ValueError when bodies were all formatted)."""
+    rows = notify([world.users["village_doctor_a"]], kind="test", title=_("New message about your consultation"),
+                  body="左肺压缩约 60%，建议 %(x)s 处理", params={"x": "y"})
+    assert rows[0].body == "左肺压缩约 60%，建议 %(x)s 处理"

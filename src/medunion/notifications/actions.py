@@ -37,8 +37,9 @@ def notify(users: Iterable[Any], *, kind: str, title: Text, body: Text = "", url
            patient_id: uuid.UUID | None = None, exclude: Iterable[Any] = ()) -> list[Notification]:
     """Notify accounts (User objects or ids; inactive ones and ``exclude`` are skipped).
 
-    ``title`` and ``body`` are translatable texts with ``%(name)s`` placeholders filled from
-    ``params`` (whose values may be translatable too), rendered in each recipient's language.
+    ``title`` (and ``body`` when translatable) are texts with ``%(name)s`` placeholders filled from
+    ``params`` (whose values may be translatable too), rendered in each recipient's language; a
+    plain-string ``body`` is someone's own words and is kept as written.
     They must not name the patient: titles may be sent by SMS."""
     from medunion.accounts.models import User
 
@@ -55,7 +56,10 @@ def notify(users: Iterable[Any], *, kind: str, title: Text, body: Text = "", url
         language = user.language or settings.LANGUAGE_CODE
         rows.append(Notification(
             user_id=user.pk, kind=kind, title=_render(title, params, language)[:200],
-            body=_render(body, params, language) if body else "", url=url, consult=consult,
+            # A translatable body is a template; a plain one is someone's own words (a note, a
+            # reason), kept as written: a "%" in it is text, not a placeholder.
+            body=(_render(body, params, language) if isinstance(body, Promise) else str(body)) if body else "",
+            url=url, consult=consult,
             object_type=object_type, object_id=object_id, patient_id=patient_id))
     Notification.objects.bulk_create(rows)
     created = [n.pk for n in rows]
