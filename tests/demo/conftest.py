@@ -1,8 +1,12 @@
 """One demo build per test module, inside a transaction rolled back when the module ends; each
 test runs in its own savepoint on top of it (the ``db`` fixture), so tests cannot disturb each
-other and nothing leaks into other modules."""
+other and nothing leaks into other modules. The files the demo stores (its examinations' images)
+land in a private directory per module, never the working tree's var/."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.db import transaction
@@ -16,8 +20,16 @@ SEED = 810
 HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", "django.contrib.auth.hashers.PBKDF2PasswordHasher"]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def file_store(tmp_path_factory) -> Iterator[Path]:
+    root = tmp_path_factory.mktemp("files")
+    with override_settings(MEDUNION_FILE_STORAGE={"BACKEND": "medunion.files.storage.LocalStorage",
+                                                  "OPTIONS": {"root": str(root)}}):
+        yield root
+
+
 @pytest.fixture(scope="module")
-def demo(django_db_setup, django_db_blocker) -> DemoReport:
+def demo(django_db_setup, django_db_blocker, file_store) -> Iterator[DemoReport]:
     with django_db_blocker.unblock():
         outer = transaction.atomic()
         outer.__enter__()

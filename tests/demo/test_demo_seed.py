@@ -54,8 +54,8 @@ def test_database_is_empty_and_progress(capsys):
     assert not database_is_empty()
     assert "demo consortium built in" in capsys.readouterr().out
     assert report.counts["patients"] == 50 and report.counts["townships"] == 21
-    assert set(report.personas) == {"village", "trainee", "township", "cardio", "breast", "radiology", "coordinator",
-                                    "commission", "patient", "sysadmin", "secadmin", "auditadmin"}
+    assert set(report.personas) == {"village", "trainee", "township", "cardio", "breast", "radiology", "county",
+                                    "coordinator", "commission", "patient", "sysadmin", "secadmin", "auditadmin"}
 
 
 def test_an_account_alone_makes_the_database_non_empty():

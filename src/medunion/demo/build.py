@@ -31,7 +31,7 @@ from medunion.core import clock
 from medunion.core.errors import Conflict
 from medunion.network.models import Organisation
 
-from . import consults, network, personas, referrals, residents, staff
+from . import consults, diagnostics, network, personas, referrals, residents, staff
 from .catalogue import COUNTY_ORGS, TERTIARY
 from .personas import PASSWORD, print_logins
 from .state import DemoState
@@ -54,6 +54,7 @@ STEPS: list[tuple[str, Callable[[DemoState], None]]] = [
     ("statistics", lambda _state: analyze()),
     ("consultations", consults.build_consults),
     ("referrals", referrals.build_referrals),
+    ("remote diagnosis", diagnostics.build_diagnostics),
 ]
 
 

@@ -35,7 +35,9 @@ LOGINS: list[tuple[str, Any, Any]] = [
                   "specialist with a photo, answer the cardiologist's question, confirm and rate an answer; refer a "
                   "patient up through the green channel, the follow-ups due today of a patient sent back down")),
     ("township", gettext_lazy("GP at a township health centre, leads a family-doctor team"),
-     gettext_lazy("the patients of the team's village doctors; referrals sent, one whose outcome is overdue")),
+     gettext_lazy("the patients of the team's village doctors; referrals sent, one whose outcome is overdue; "
+                  "examinations (/examinations): a critical finding on a CT head to acknowledge, an examination being "
+                  "prepared (upload the images, send it for reading), the team's signed reports")),
     ("cardio", gettext_lazy("cardiologist at the tertiary hospital"),
      gettext_lazy("the consultation queues (pool, overdue, mine): claim, ask for information, answer; sees "
                   "only patients they are related to; break-the-glass with a reason; the referral inbox: an urgent "
@@ -45,16 +47,25 @@ LOGINS: list[tuple[str, Any, Any]] = [
     ("trainee", gettext_lazy("village doctor who did the referral training but has not passed the exam"),
      gettext_lazy("try to refer a patient (/referrals/new): refused, the missing exam named with how to get it")),
     ("radiology", gettext_lazy("radiologist at the imaging hub"),
-     gettext_lazy("the remote-reading teams, the breast MDT")),
+     gettext_lazy("the reading worklist (/reading): an emergency CT head (30 slices) from a township health "
+                  "centre, an urgent ultrasound and a routine chest DR — claim, scroll, window, write and sign; a CT "
+                  "being read with a draft report; a colleague's report awaiting a second read; the remote-reading "
+                  "teams, the breast MDT")),
+    ("county", gettext_lazy("emergency physician at the county hospital"),
+     gettext_lazy("my patients: one had a CT head read at the imaging hub a week ago — request a new CT head for "
+                  "them (/examinations/new) and the recognised report is shown first: use it (an avoided repeat) "
+                  "or give the reason")),
     ("coordinator", gettext_lazy("coordinator of the county medical community and the breast alliance"),
      gettext_lazy("network pages, import practitioners, credentials and privileges, audit search, "
                   "break-the-glass reviews, overdue consultations and response targets; referral figures, "
-                  "green-channel capacity and the referral clock")),
+                  "green-channel capacity and the referral clock; reading routes, diagnosis turnaround and "
+                  "avoided repeats")),
     ("commission", gettext_lazy("county health-commission viewer"),
      gettext_lazy("figures for the county (consultations, referrals up and down), no patient data")),
     ("patient", gettext_lazy("a resident registered by the village doctor"),
      gettext_lazy("own record, check-in QR code, who accessed my record, the conversation with the doctors; "
-                  "my referral: the appointment, where to go, what to bring, the printable slip")),
+                  "my referral: the appointment, where to go, what to bring, the printable slip; my examination "
+                  "reports (/me/reports: an ECG this morning, a chest DR)")),
     ("sysadmin", gettext_lazy("system administrator"), gettext_lazy("platform settings")),
     ("secadmin", gettext_lazy("security administrator"), gettext_lazy("accounts")),
     ("auditadmin", gettext_lazy("audit administrator"), gettext_lazy("the audit log")),
@@ -92,6 +103,11 @@ def _build_accounts(state: DemoState) -> None:
         p = state.personas[key]
         users[key] = create_account(acting=system, username=key, password=PASSWORD, role=Role.PRACTITIONER,
                                     display_name=p.name, practitioner_id=p.pk)
+    county = state.specialists.get(("county", "EMER"), [])[1:2]  # not one the referrals' history acts as
+    if county:
+        p = county[0].practitioner
+        users["county"] = create_account(acting=system, username="county", password=PASSWORD,
+                                         role=Role.PRACTITIONER, display_name=p.name, practitioner_id=p.pk)
     trainee = _colleague_lacking_exam(users["village"])
     if trainee is not None:
         users["trainee"] = create_account(acting=system, username="trainee", password=PASSWORD,
