@@ -13,7 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db import connection, connections
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from medunion.audit.models import AuditEvent
 from medunion.core.errors import Conflict
@@ -112,7 +115,9 @@ def test_two_acknowledgements_at_once_make_one():
     assert sorted(o.split(":")[0] for o in outcomes) == ["conflict", "won"], outcomes
     finding.refresh_from_db()
     loser = next(o for o in outcomes if o != "won")
-    assert loser == f"conflict:{finding.acknowledged_by_name} acknowledged this critical finding already."
+    with translation.override(settings.LANGUAGE_CODE):  # the threads speak the default language
+        expected = _("%(who)s acknowledged this critical finding already.") % {"who": finding.acknowledged_by_name}
+    assert loser == f"conflict:{expected}"
     assert finding.acknowledged_by_name in {"冯家医", "吴县内"}
     assert AuditEvent.objects.filter(action="examination.critical.acknowledge").count() == 1
 

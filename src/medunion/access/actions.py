@@ -41,9 +41,10 @@ def break_glass(*, acting: Actor, patient_id: Any, reason: str) -> BreakGlassGra
         raise NotFound()
     minutes = platform_setting("break_glass_minutes")
     with transaction.atomic():
+        now = clock.now()  # one moment: the grant lasts exactly its minutes from when it was made
         grant = BreakGlassGrant.objects.create(
             user_id=acting.user_id, patient_id=pid, reason=reason[:2000],  # type: ignore[misc]  # a clinician
-            expires_at=clock.now() + dt.timedelta(minutes=minutes))
+            created_at=now, expires_at=now + dt.timedelta(minutes=minutes))
         record(acting, "patient.break_glass", Verb.EXECUTE, obj=grant, patient_id=pid, purpose="break_glass",
                detail={"minutes": minutes})
     return grant
