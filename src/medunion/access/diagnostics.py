@@ -19,7 +19,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from .actor import Actor
-from .policy import Action, _live_care_team, _manages_consortium, relationship_to
+from .policy import Action, _live_care_team, coordinates, relationship_to, sees_figures
 
 
 @dataclass(frozen=True)
@@ -149,29 +149,6 @@ def _act(act: str) -> Any:
     return rule
 
 
-def _figures(actor: Actor, consortium: Any) -> bool:
-    """Coordinators for their consortia; commission viewers for the consortia of their region."""
-    if actor.role == "commission":
-        if consortium is None:
-            return bool(actor.region_code)
-        from .policy import visible_consortia
-
-        return visible_consortia(actor).filter(pk=getattr(consortium, "pk", consortium)).exists()
-    if not actor.is_coordinator:
-        return False
-    if consortium is None:
-        return bool(actor.coordinated_ids)
-    return _manages_consortium(actor, getattr(consortium, "pk", consortium))
-
-
-def _routes(actor: Actor, consortium: Any) -> bool:
-    if not actor.is_coordinator:
-        return False
-    if consortium is None:
-        return bool(actor.coordinated_ids)
-    return _manages_consortium(actor, getattr(consortium, "pk", consortium))
-
-
 RULES: dict[Action, Any] = {
     Action.CREATE_EXAMINATION: lambda a, o: a.is_practitioner and (
         o is None or getattr(o, "pk", o) in a.consortium_ids),
@@ -184,6 +161,6 @@ RULES: dict[Action, Any] = {
     Action.SECOND_READ: _act("second_read"),
     Action.ACKNOWLEDGE_CRITICAL: _act("acknowledge"),
     Action.VIEW_READING_WORKLIST: lambda a, o: worklist_q(a) is not None,
-    Action.VIEW_DIAGNOSTIC_FIGURES: _figures,
-    Action.MANAGE_READING_ROUTES: _routes,
+    Action.VIEW_DIAGNOSTIC_FIGURES: sees_figures,
+    Action.MANAGE_READING_ROUTES: coordinates,
 }

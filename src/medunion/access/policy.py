@@ -410,12 +410,41 @@ def _consult_act(act: str) -> Any:
     return rule
 
 
-def _consult_figures(actor: Actor, consortium: Any) -> bool:
+def coordinates(actor: Actor, consortium: Any) -> bool:
+    """A coordinator of this consortium (``None``: of any)."""
     if not actor.is_coordinator:
         return False
     if consortium is None:
         return bool(actor.coordinated_ids)
     return _manages_consortium(actor, getattr(consortium, "pk", consortium))
+
+
+_consult_figures = coordinates
+
+
+def sees_figures(actor: Actor, consortium: Any) -> bool:
+    """Figures without patient data: coordinators for their consortia; health-commission viewers
+    for the consortia of their region (``None``: any)."""
+    if actor.role == "commission":
+        if consortium is None:
+            return bool(actor.region_code)
+        return visible_consortia(actor).filter(pk=getattr(consortium, "pk", consortium)).exists()
+    return coordinates(actor, consortium)
+
+
+def figure_scope(actor: Actor, action: Action, consortium_id: Any = None) -> list[Any]:
+    """The consortia whose figures (``action``) the actor may see: the one asked for, or all of
+    theirs; 404 for anyone else."""
+    from .loaders import parse_uuid
+
+    require(actor, action, visible=False)
+    if consortium_id:
+        cid = parse_uuid(consortium_id)
+        require(actor, action, cid, visible=False)
+        return [cid]
+    if actor.role == "commission":
+        return list(visible_consortia(actor).values_list("pk", flat=True))
+    return sorted(actor.coordinated_ids)
 
 
 # --- decisions --------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from .actor import Actor
-from .policy import Action, _live_care_team, _manages_consortium
+from .policy import Action, _live_care_team, sees_figures
 
 
 @dataclass(frozen=True)
@@ -104,22 +104,6 @@ def _complete_task(actor: Actor, task: Any) -> bool:
         task.assignee_id == actor.practitioner_id or task.organisation_id in actor.org_ids)
 
 
-def _figures(actor: Actor, consortium: Any) -> bool:
-    """Coordinators for their consortia; health-commission viewers for the consortia of their
-    region (``visible_consortia``)."""
-    if actor.role == "commission":
-        if consortium is None:
-            return bool(actor.region_code)
-        from .policy import visible_consortia
-
-        return visible_consortia(actor).filter(pk=getattr(consortium, "pk", consortium)).exists()
-    if not actor.is_coordinator:
-        return False
-    if consortium is None:
-        return bool(actor.coordinated_ids)
-    return _manages_consortium(actor, getattr(consortium, "pk", consortium))
-
-
 RULES: dict[Action, Any] = {
     Action.CREATE_REFERRAL: lambda a, o: a.is_practitioner and (o is None or getattr(o, "pk", o) in a.consortium_ids),
     Action.VIEW_REFERRAL: _view,
@@ -128,5 +112,5 @@ RULES: dict[Action, Any] = {
     Action.WRITE_REFERRAL_CLINICIAN_MESSAGE: _act("clinician_message"),
     Action.WRITE_REFERRAL_PATIENT_MESSAGE: _act("patient_message"),
     Action.COMPLETE_FOLLOW_UP: _complete_task,
-    Action.VIEW_REFERRAL_FIGURES: _figures,
+    Action.VIEW_REFERRAL_FIGURES: sees_figures,
 }

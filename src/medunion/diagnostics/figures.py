@@ -14,8 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from medunion.access.actor import Actor
-from medunion.access.loaders import parse_uuid
-from medunion.access.policy import Action, require, visible_consortia
+from medunion.access.policy import Action, figure_scope
 from medunion.core import clock
 from medunion.core.errors import ValidationFailed
 
@@ -25,14 +24,7 @@ from .states import State
 
 def scope(actor: Actor, consortium_id: Any = None) -> list[Any]:
     """The consortia the actor may see figures of (404 for anyone else)."""
-    require(actor, Action.VIEW_DIAGNOSTIC_FIGURES, visible=False)
-    if consortium_id:
-        cid = parse_uuid(consortium_id)
-        require(actor, Action.VIEW_DIAGNOSTIC_FIGURES, cid, visible=False)
-        return [cid]
-    if actor.role == "commission":
-        return list(visible_consortia(actor).values_list("pk", flat=True))
-    return sorted(actor.coordinated_ids)
+    return figure_scope(actor, Action.VIEW_DIAGNOSTIC_FIGURES, consortium_id)
 
 
 def _minutes(a: dt.datetime, b: dt.datetime) -> float:

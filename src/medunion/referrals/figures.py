@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from medunion.access.actor import Actor
 from medunion.access.loaders import parse_uuid
-from medunion.access.policy import Action, require, visible_consortia
+from medunion.access.policy import Action, figure_scope
 from medunion.core.errors import ValidationFailed
 
 from .models import Referral
@@ -39,14 +39,7 @@ def _county(code: str | None) -> str:
 
 def scope(actor: Actor, consortium_id: Any = None) -> list[Any]:
     """The consortia the actor may see figures of (404 for anyone else)."""
-    require(actor, Action.VIEW_REFERRAL_FIGURES, visible=False)
-    if consortium_id:
-        cid = parse_uuid(consortium_id)
-        require(actor, Action.VIEW_REFERRAL_FIGURES, cid, visible=False)
-        return [cid]
-    if actor.role == "commission":
-        return list(visible_consortia(actor).values_list("pk", flat=True))
-    return sorted(actor.coordinated_ids)
+    return figure_scope(actor, Action.VIEW_REFERRAL_FIGURES, consortium_id)
 
 
 def referral_figures(actor: Actor, *, by: str = "month", consortium_id: Any = None, organisation_id: Any = None,
