@@ -21,14 +21,16 @@ class NavItem:
 
 
 def _reads(user: Any) -> bool:
-    """Whether a clinician reads examinations at a hub (a reading specialty and a practice site):
+    """Whether a clinician reads examinations at a hub (a reading specialty, practising at an
+    organisation some consortium routes examinations to):
     one query, made when the navigation is shown; the worklist itself checks the policy."""
     from medunion.diagnostics.codes import READING_SPECIALTIES
     from medunion.network.models import Practitioner
 
     specialties = sorted({s for group in READING_SPECIALTIES.values() for s in group})
     return Practitioner.objects.filter(pk=user.practitioner_id, specialties__specialty__in=specialties,
-                                       sites__active=True).exists()
+                                       sites__active=True,
+                                       sites__organisation__reading_routes__isnull=False).exists()
 
 
 class LazyItems:
