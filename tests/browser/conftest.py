@@ -26,6 +26,15 @@ def sign_in(page, username: str) -> None:
     page.wait_for_url(lambda url: not url.endswith("/login"))
 
 
+def switch_user(page, username: str) -> None:
+    """Sign in as someone else in the same tab: leave the page first (its last image requests,
+    whose answers renew the session cookie, must not land after the cookies are cleared), then
+    clear the cookies and sign in."""
+    page.goto("about:blank")
+    page.context.clear_cookies()
+    sign_in(page, username)
+
+
 @pytest.fixture(autouse=True)
 def _relaxed_second_factor(settings):
     settings.MEDUNION_REQUIRE_MFA = False

@@ -17,7 +17,7 @@ import pytest
 
 from medunion.audit.models import AuditEvent
 from medunion.diagnostics.models import CriticalFinding, Examination, Instance, Recognition, Report
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import sign_in, switch_user
 from tests.diagnostics.conftest import build_diagnosis_world, ct_series, identity_of
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -123,8 +123,7 @@ def test_township_ct_read_at_the_hub_critical_acknowledged_and_recognised_at_the
 
     # 4. At the county hospital: a new head CT for her? The recognised report comes first.
     county = gp
-    county.context.clear_cookies()
-    sign_in(county, "county_doctor")
+    switch_user(county, "county_doctor")
     county.goto(f"/examinations/new?patient={patient.pk}")
     county.locator("label.seg", has=county.locator("input[value=CT]")).click()
     county.select_option("#id_body_site", "head")

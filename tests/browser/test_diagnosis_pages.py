@@ -11,7 +11,7 @@ import os
 import pytest
 
 from medunion.diagnostics.models import Examination, Instance
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import sign_in, switch_user
 from tests.diagnostics.conftest import build_diagnosis_world, ct_series, identity_of, signed_ct
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -133,8 +133,7 @@ def test_the_requester_acknowledges_a_critical_finding(world, phone):
     shot(page, "list")
 
     # At the county hospital, a new head CT for her: the recognised report comes first.
-    page.context.clear_cookies()
-    sign_in(page, "county_doctor")
+    switch_user(page, "county_doctor")
     page.goto(f"/patients/{dw.patient.pk}")
     page.click("[data-testid=examine-patient]")
     page.locator("label.seg", has=page.locator("input[value=CT]")).click()
@@ -149,8 +148,7 @@ def test_the_requester_acknowledges_a_critical_finding(world, phone):
     assert Examination.objects.count() == 1
     shot(page, "reused")
 
-    page.context.clear_cookies()
-    sign_in(page, "patient_a")
+    switch_user(page, "patient_a")
     page.click("[data-testid=my-reports-link]")
     page.click(f"a[href='/me/reports/{exam.pk}']")
     assert "右侧基底节区脑出血。" in page.locator("[data-testid=impression]").inner_text()
