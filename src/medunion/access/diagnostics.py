@@ -84,9 +84,30 @@ def visible_examinations(actor: Actor) -> QuerySet[Any]:
     return Examination.objects.filter(q)
 
 
+def visible_reports(actor: Actor) -> QuerySet[Any]:
+    """Reported examinations whose signed report the actor may read: a patient their own;
+    clinicians what ``visible_examinations`` gives them."""
+    from medunion.diagnostics.models import Examination
+    from medunion.diagnostics.states import State
+
+    if actor.is_patient:
+        return Examination.objects.filter(patient_id=actor.patient_id,  # type: ignore[misc]  # is_patient
+                                          state=State.REPORTED)
+    return visible_examinations(actor).filter(state=State.REPORTED)
+
+
+def holds_senior_title(actor: Actor) -> bool:
+    """An associate chief or chief physician: the readers who give second reads."""
+    from medunion.diagnostics.states import SENIOR_TITLES
+    from medunion.network.models import Practitioner
+
+    return actor.practitioner_id is not None and Practitioner.objects.filter(
+        pk=actor.practitioner_id, title__in=list(SENIOR_TITLES)).exists()
+
+
 def examination_roles(actor: Actor, exam: Any) -> frozenset[str]:
     """The actor's roles on this examination (diagnostics.states.Role), cached on the instance."""
-    from medunion.diagnostics.states import SENIOR_TITLES, Role
+    from medunion.diagnostics.states import Role
 
     cache = exam.__dict__.setdefault("_roles_cache", {})
     key = (actor.user_id, actor.role, actor.practitioner_id, actor.patient_id, actor.org_ids, actor.team_ids)
@@ -104,10 +125,7 @@ def examination_roles(actor: Actor, exam: Any) -> frozenset[str]:
             roles.add(Role.REQUESTING)
         if exam.hub_id in actor.org_ids and exam.modality in reader_modalities(actor):
             roles.add(Role.HUB_READER)
-            from medunion.network.models import Practitioner
-
-            title = Practitioner.objects.filter(pk=me).values_list("title", flat=True).first()
-            if title in SENIOR_TITLES:
+            if holds_senior_title(actor):
                 roles.add(Role.SENIOR_READER)
         if exam.reader_id == me:
             roles.add(Role.READER)

@@ -28,7 +28,7 @@ from ninja import Field, File, Path, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from medunion.access.actor import Actor
-from medunion.access.diagnostics import examination_roles, visible_examinations
+from medunion.access.diagnostics import examination_roles, visible_examinations, visible_reports
 from medunion.api import api_actor, file_download, idempotent, problems
 from medunion.audit.actions import Entry, record, record_many
 from medunion.audit.models import Verb
@@ -146,8 +146,7 @@ def list_examinations(request: HttpRequest, filters: Query[ExamListFilters]):
     _reader(actor)
     modality, state = filters.modality or "", filters.state or ""
     if actor.is_patient:
-        qs = Examination.objects.filter(patient_id=actor.patient_id,  # type: ignore[misc]  # is_patient
-                                        state=State.REPORTED).order_by("-signed_at", "-id")
+        qs = visible_reports(actor).order_by("-signed_at", "-id")
         name = "patient"
     elif filters.list:
         qs = queries.listing(actor, filters.list)

@@ -14,7 +14,13 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from medunion.access.actor import Actor
-from medunion.access.diagnostics import examination_roles, reader_modalities, visible_examinations, worklist_q
+from medunion.access.diagnostics import (
+    examination_roles,
+    reader_modalities,
+    visible_examinations,
+    visible_reports,
+    worklist_q,
+)
 from medunion.access.loaders import parse_uuid
 from medunion.access.policy import Action, can
 from medunion.audit.actions import Entry, record, record_many
@@ -218,8 +224,7 @@ def patient_reports(actor: Actor, *, limit: int = PAGE_SIZE) -> list[Examination
     """The patient's own reported examinations, newest first (one audit row for the list)."""
     if not actor.is_patient:
         raise NotFound()
-    rows = list(Examination.objects.filter(patient_id=actor.patient_id,  # type: ignore[misc]  # is_patient
-                                           state=State.REPORTED)
+    rows = list(visible_reports(actor)
                 .select_related("hub", "requesting_organisation").order_by("-signed_at", "-id")[:limit])
     if rows:
         record(actor, "examination.list", Verb.READ, object_type="diagnostics.examination",

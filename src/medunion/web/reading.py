@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from medunion.access.actor import Actor
+from medunion.access.diagnostics import holds_senior_title
 from medunion.access.loaders import parse_uuid
 from medunion.access.policy import Action, can
 from medunion.audit.actions import Entry, record_many
@@ -27,7 +28,7 @@ from medunion.core.errors import NotFound
 from medunion.diagnostics import actions_reading as dr
 from medunion.diagnostics import queries as dq
 from medunion.diagnostics.codes import Modality
-from medunion.diagnostics.states import SENIOR_TITLES, State
+from medunion.diagnostics.states import State
 
 from . import steps
 from .common import clinician_page, guarded
@@ -67,13 +68,6 @@ def minutes_since(at: dt.datetime | None, now: dt.datetime) -> float | None:
     return (now - at).total_seconds() / 60 if at else None
 
 
-def is_senior(actor: Actor) -> bool:
-    from medunion.network.models import Practitioner
-
-    return actor.practitioner_id is not None and Practitioner.objects.filter(
-        pk=actor.practitioner_id, title__in=list(SENIOR_TITLES)).exists()
-
-
 def _page_number(request: HttpRequest) -> int:
     raw = request.GET.get("page", "")
     return int(raw) if raw.isdigit() and 0 < int(raw) < 10_000 else 1
@@ -81,7 +75,7 @@ def _page_number(request: HttpRequest) -> int:
 
 def worklist_context(request: HttpRequest, *, conflict: str = "") -> dict[str, Any]:
     actor = request.actor  # type: ignore[attr-defined]
-    senior = is_senior(actor)
+    senior = holds_senior_title(actor)
     name = request.GET.get("list") or "worklist"
     if name not in ("worklist", "mine", "second_reads") or (name == "second_reads" and not senior):
         raise NotFound()

@@ -22,7 +22,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from medunion.access.actor import Actor
-from medunion.access.diagnostics import visible_examinations
+from medunion.access.diagnostics import visible_examinations, visible_reports
 from medunion.access.loaders import parse_uuid
 from medunion.access.policy import Action, can
 from medunion.audit.actions import Entry, record, record_many
@@ -58,10 +58,7 @@ def _clinician(actor: Actor) -> bool:
 
 def _reported(actor: Actor) -> QuerySet[Examination]:
     """The examinations whose signed report the actor may read: a patient their own."""
-    if actor.is_patient:
-        return Examination.objects.filter(patient_id=actor.patient_id,  # type: ignore[misc]  # is_patient
-                                          state=State.REPORTED)
-    return visible_examinations(actor).filter(state=State.REPORTED)
+    return visible_reports(actor)
 
 
 def _authorise(actor: Actor, exam: Examination | None, action: str, *, states: tuple[str, ...],
