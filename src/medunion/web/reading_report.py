@@ -28,7 +28,6 @@ from medunion.core.errors import Conflict, DomainError, ValidationFailed
 from medunion.diagnostics import actions_reading as dr
 from medunion.diagnostics import machine
 from medunion.diagnostics import queries as dq
-from medunion.diagnostics.codes import IMPRESSION_CODES, MEASUREMENTS
 from medunion.diagnostics.models import Report
 from medunion.diagnostics.states import Role, State
 from medunion.diagnostics.validation import ReportInput, clean_report
@@ -36,6 +35,7 @@ from medunion.diagnostics.validation import ReportInput, clean_report
 from .common import clinician_page
 from .consults_common import age, reraise_if_not_for_form
 from .consults_forms import StepForm
+from .diagnostics_common import annotate_report
 from .forms import fresh_once
 from .once import run_once
 from .reading import duration_text, minutes_since, report_url
@@ -57,16 +57,12 @@ def exam_url(examination_id: Any) -> str:
 
 
 def report_item(r: Report) -> dict[str, Any]:
-    """A signed report (or addendum) as shown: its codes and measurements in the reader's language."""
-    codes = [(c.get("code", ""), IMPRESSION_CODES[c["code"]].label if c.get("code") in IMPRESSION_CODES
-              else c.get("display", "")) for c in r.codes or []]
-    measures = []
-    for m in r.measurements or []:
-        known = MEASUREMENTS.get(m.get("code", ""))
-        value = m.get("value")
-        measures.append({"label": known.label if known else m.get("display", ""),
-                         "value": f"{value:g}" if isinstance(value, float) else value, "unit": m.get("unit", "")})
-    return {"r": r, "codes": codes, "measures": measures}
+    """A signed report (or addendum) as shown: its codes and measurements in the reader's language
+    (labelled by ``diagnostics_common.annotate_report``, as on the examination's page)."""
+    annotate_report(r)
+    return {"r": r, "codes": r.code_rows,  # type: ignore[attr-defined]
+            "measures": [{"label": label, "value": value, "unit": unit}
+                         for label, value, unit in r.measure_rows]}  # type: ignore[attr-defined]
 
 
 def _forms(actor: Any, view: dq.ExaminationView, bound: dict[str, Any]) -> dict[str, Any]:
