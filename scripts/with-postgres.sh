@@ -9,6 +9,12 @@
 # directory however the command ends. PostgreSQL refuses to run as root, so as root the server
 # runs as the `postgres` user (the Debian package creates it). The binaries are found under
 # /usr/lib/postgresql/<version>/bin (newest version), or PG_BINDIR.
+#
+# With MEDUNION_PG_KEEP=DIR the cluster lives in DIR instead: created on first use, kept after
+# the command (for the province data set and the benchmarks), and durable (fsync on), so that
+# what is measured is what a real server does. The command sees MEDUNION_PG_DATA,
+# MEDUNION_PG_BINDIR and MEDUNION_PG_RUNAS (the user the server runs as, or empty) to restart
+# the server itself (the fault drills do).
 set -euo pipefail
 
 if [ "$#" -eq 0 ]; then
@@ -35,9 +41,16 @@ if [ "$(id -u)" -eq 0 ]; then
     as_server=(runuser -u postgres --)
 fi
 
-root=$(mktemp -d "${TMPDIR:-/tmp}/medunion-pg.XXXXXX")
+keep=${MEDUNION_PG_KEEP:-}
+if [ -n "$keep" ]; then
+    mkdir -p "$keep"
+    root=$(cd "$keep" && pwd)
+else
+    root=$(mktemp -d "${TMPDIR:-/tmp}/medunion-pg.XXXXXX")
+fi
 data=$root/data
 sock=$root/sock
+rm -rf "$sock"
 mkdir -m 700 "$sock"
 if [ "${#as_server[@]}" -gt 0 ]; then
     chown -R postgres: "$root"
@@ -59,24 +72,35 @@ cleanup() {
         echo "--- PostgreSQL server log ---" >&2
         tail -n 50 "$root/server.log" >&2 || true
     fi
-    rm -rf "$root"
+    if [ -z "$keep" ]; then
+        rm -rf "$root"
+    fi
     exit "$status"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-server "$bindir/initdb" -D "$data" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 \
-    --no-sync >"$root/initdb.log" 2>&1 || { cat "$root/initdb.log" >&2; exit 1; }
+fresh=
+if [ ! -f "$data/PG_VERSION" ]; then
+    server "$bindir/initdb" -D "$data" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 \
+        --no-sync >"$root/initdb.log" 2>&1 || { cat "$root/initdb.log" >&2; exit 1; }
+    fresh=1
+fi
 
-# A test server: durability off (it is thrown away), no TCP, the socket in a private directory.
-server "$bindir/pg_ctl" -D "$data" -l "$root/server.log" -w -t 60 \
-    -o "-c listen_addresses='' -k $sock -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
-    start >/dev/null
+# No TCP, the socket in a private directory. A throw-away test server runs without
+# durability; a kept one (MEDUNION_PG_KEEP) is durable.
+options="-c listen_addresses='' -k $sock -c max_connections=200"
+if [ -z "$keep" ]; then
+    options="$options -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+fi
+server "$bindir/pg_ctl" -D "$data" -l "$root/server.log" -w -t 60 -o "$options" start >/dev/null
 started=1
 
-"$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$sock" -U postgres -d postgres \
-    -c "CREATE ROLE medunion LOGIN CREATEDB" -c "CREATE DATABASE medunion OWNER medunion"
+if [ -n "$fresh" ]; then
+    "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$sock" -U postgres -d postgres \
+        -c "CREATE ROLE medunion LOGIN CREATEDB" -c "CREATE DATABASE medunion OWNER medunion"
+fi
 
 version=$("$bindir/psql" -X -A -t -h "$sock" -U medunion -d medunion -c "SHOW server_version")
 echo "private PostgreSQL $version on socket $sock"
@@ -84,5 +108,6 @@ echo "private PostgreSQL $version on socket $sock"
 unset PGSERVICE PGPASSWORD PGPASSFILE PGOPTIONS
 export PGHOST=$sock PGUSER=medunion PGDATABASE=medunion
 export DATABASE_URL="postgres://medunion@${sock//\//%2F}/medunion"
+export MEDUNION_PG_DATA=$data MEDUNION_PG_BINDIR=$bindir MEDUNION_PG_RUNAS=${as_server[2]:-}
 
 "$@"
