@@ -60,7 +60,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if database_is_empty():
             build_demo(progress=True)
         print_logins()
-    call_command("collectstatic", interactive=False, verbosity=0)
+    if not args.no_collectstatic:
+        call_command("collectstatic", interactive=False, verbosity=0)
     argv = ["gunicorn", "medunion.wsgi:application", "--bind", args.bind, "--workers", str(args.workers),
             "--threads", str(args.threads), "--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT,
             "--timeout", "60"]
@@ -165,6 +166,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     if not _demo_allowed():
         return 2
+    if args.scale != "demo":
+        return _generate(args)
     call_command("migrate", interactive=False, verbosity=0)
     if not database_is_empty():
         print("the database holds data already; the demo is built only into an empty database "
@@ -173,6 +176,35 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 0
     build_demo(progress=not args.quiet, seed=args.seed)
     print_logins()
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    """A generated data set (the demo consortium, then a province on top of it): medunion.demo.province."""
+    _setup()
+    if not _demo_allowed():
+        return 2
+    return _generate(args)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from django.core.management import call_command
+
+    from medunion.core.errors import Conflict
+    from medunion.demo.build import print_logins
+    from medunion.demo.province import check_empty, generate
+    from medunion.demo.province.sample import describe_usernames
+
+    call_command("migrate", interactive=False, verbosity=0)
+    try:
+        check_empty()
+        report = generate(args.scale, seed=args.seed, progress=not args.quiet)
+    except Conflict as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    print(report.summary())
+    print_logins()
+    print(describe_usernames())
     return 0
 
 
@@ -251,6 +283,72 @@ def cmd_rotate_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Back up the database (online) and the stored files into a new directory (medunion.ops.backup)."""
+    _setup()
+    from pathlib import Path
+
+    from django.db import DatabaseError
+    from django.utils.translation import gettext as _
+
+    from medunion.ops.backup import create_backup, database_from_settings, record_event, summary
+    from medunion.ops.common import BackupError
+
+    say = (lambda s: None) if args.quiet else print
+    try:
+        outcome = create_backup(Path(args.dest), database=database_from_settings(), progress=not args.quiet,
+                                say=say, allow_missing_files=args.allow_missing_files)
+    except BackupError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    try:
+        record_event("backup.create", outcome.manifest, args.dest)
+    except DatabaseError as exc:
+        print(_("the backup is complete, but it could not be recorded in the audit log: %(error)s") % {"error": exc},
+              file=sys.stderr)
+    print("\n".join(summary(outcome, restored=False)))
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Restore a backup into the configured (empty) database and file store (medunion.ops.backup)."""
+    _setup()
+    from pathlib import Path
+
+    from django.db import DatabaseError, connections
+    from django.utils.translation import gettext as _
+
+    from medunion.ops.backup import (
+        check_backup,
+        database_from_settings,
+        record_event,
+        restore_backup,
+        summary,
+    )
+    from medunion.ops.common import BackupError
+
+    say = (lambda s: None) if args.quiet else print
+    try:
+        if args.check:
+            _src, manifest, notes = check_backup(Path(args.src), database=database_from_settings(),
+                                                 progress=not args.quiet, say=say, thorough=True)
+            print("\n".join([_("the backup is complete and readable with the current keys"), *notes]))
+            return 0
+        outcome = restore_backup(Path(args.src), database=database_from_settings(), force=args.force,
+                                 progress=not args.quiet, say=say, key_check=not args.skip_key_check)
+    except BackupError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    connections.close_all()
+    try:
+        record_event("backup.restore", outcome.manifest, args.src)
+    except DatabaseError:
+        print(_("the restore could not be recorded in the audit log (is the schema older than this MedUnion? "
+                "run `medunion migrate`)"), file=sys.stderr)
+    print("\n".join(summary(outcome, restored=True)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="medunion", description="MedUnion consortium platform")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -262,6 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-migrate", action="store_true")
     p.add_argument("--demo-if-empty", action="store_true", help="build the demo consortium into an empty database")
     p.add_argument("--no-worker", action="store_true", help="do not start `medunion worker` beside the server")
+    p.add_argument("--no-collectstatic", action="store_true",
+                   help="the static files are collected already (a restart of the same version)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("worker", help="run background work (escalation of overdue consultations)")
@@ -273,7 +373,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="build the demo consortium")
     p.add_argument("--seed", type=int, default=810)
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--scale", default="demo", choices=["demo", "province", "small", "tiny"],
+                   help="demo (default); or a generated data set on top of it, as `medunion generate` builds")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("generate", help="build a generated data set (the demo, then a province) into an empty "
+                                        "database")
+    p.add_argument("--scale", default="province", choices=["province", "small", "tiny"])
+    p.add_argument("--seed", type=int, default=810)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("migrate", help="create or upgrade the database schema")
     p.add_argument("--verbose", action="store_true")
@@ -302,6 +411,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rotate-keys", help="re-encrypt sensitive columns under the current key")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_rotate_keys)
+    p = sub.add_parser("backup", help="back up the database (online) and the stored files into a new directory")
+    p.add_argument("dest", help="a new directory for the backup")
+    p.add_argument("--allow-missing-files", action="store_true",
+                   help="back up even when stored files the database refers to are missing (they are listed)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="restore a backup into an empty database and the file store")
+    p.add_argument("src", help="the backup directory")
+    p.add_argument("--force", action="store_true",
+                   help="replace a database that holds data (its audit log included)")
+    p.add_argument("--check", action="store_true", help="check the backup and the keys only; restore nothing")
+    p.add_argument("--skip-key-check", action="store_true",
+                   help="restore even when the current keys cannot decrypt the backup's data")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_restore)
     return parser
 
 
