@@ -110,7 +110,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "medunion.core.middleware.RequestIdMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "medunion.web.live.SessionMiddleware",  # Django's; a poll of an open page does not renew the idle time
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

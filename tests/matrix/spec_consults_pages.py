@@ -35,6 +35,7 @@ ENDPOINTS = [
     E("page", "get", C, SEES_CASE, reads_patient=True),
     E("page", "get", C + "/live?after=0&v=0", SEES_CASE, reads_patient=True),
     E("page", "get", C + "/mdt", ON_CASE, reads_patient=True),
+    E("page", "get", C + "/invitable?q=%E5%BF%83", ASSIGNEE, ASKER),  # colleagues for an MDT: no patient data
     # The request's photo is for clinicians: the patient gets 404 like everyone else outside.
     E("page", "get", C + "/files/{consult_file}", ON_CASE, reads_patient=True),
     E("page", "get", C + "/files/{consult_file}/preview", ON_CASE, reads_patient=True),

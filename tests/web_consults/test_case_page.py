@@ -272,7 +272,10 @@ def test_the_mdt_view_invitations_opinions_and_the_consensus(cw, client_for):
     ca.claim_consult(acting=cw.actor("cardiologist_tertiary"), consult_id=c.pk)
     cardio = client_for("cardiologist_tertiary")
     html = page(cardio.get(f"/consults/{c.pk}/mdt"))
-    assert "Nobody is invited yet." in html and "郑肿瘤" in html  # offered, grouped by specialty
+    assert "Nobody is invited yet." in html and "郑肿瘤" not in html  # the list is loaded when the step is opened
+    assert f'hx-get="/consults/{c.pk}/invitable"' in html
+    choices = page(cardio.get(f"/consults/{c.pk}/invitable"))
+    assert '<optgroup label="oncology">' in choices and "郑肿瘤" in choices  # offered, grouped by specialty
     form = hidden(html, f"/consults/{c.pk}/invite")
     response = cardio.post(f"/consults/{c.pk}/invite", {**form, "practitioners": [str(cw.pid("oncologist"))],
                                                         "note": "请肿瘤科会诊"})
@@ -326,3 +329,29 @@ def test_a_follow_up_and_a_cancellation(cw, client_for):
         assessment="复查心电图", recommendation="manage_locally", plan="两周后复查"))
     ca.confirm_consult(acting=cw.actor("village_doctor_a"), consult_id=c.pk, rating=RatingInput(useful=5))
     assert "Rated 5 of 5" in page(doctor.get(f"/consults/{c.pk}"))
+
+
+def test_the_mdt_colleagues_are_found_by_name_or_specialty_and_stay_chosen(cw, client_for):
+    """The invitation's list is a fragment of its own (the slowest part of the case page before):
+    a search by name or by specialty, the chosen kept at the top across searches; only for those
+    who may invite, and never the asker, the assignee or someone invited already."""
+    c = ask(cw)
+    ca.claim_consult(acting=cw.actor("cardiologist_tertiary"), consult_id=c.pk)
+    cardio = client_for("cardiologist_tertiary")
+    url = f"/consults/{c.pk}/invitable"
+    everyone = page(cardio.get(url))
+    assert "郑肿瘤" in everyone and "吴心" not in everyone.split("<select")[1].split("cardiology")[0]
+    assert cw.world.users["cardiologist_tertiary"].display_name not in everyone
+    assert "郑肿瘤" in page(cardio.get(url, {"q": "oncology"})) and "郑肿瘤" in page(cardio.get(url, {"q": "郑"}))
+    assert 'data-testid="invite-none"' in page(cardio.get(url, {"q": "nobody-like-this"}))
+    oncologist = str(cw.pid("oncologist"))
+    kept = page(cardio.get(url, {"q": "nobody-like-this", "practitioners": [oncologist, "junk"]}))
+    assert f'<option value="{oncologist}" selected>' in kept and '<optgroup label="Chosen">' in kept
+    with CaptureQueriesContext(connection) as q:
+        cardio.get(url, {"q": "心"})
+    assert len(q) <= 20 + (connection.vendor == "postgresql"), [x["sql"][:120] for x in q.captured_queries]
+    ca.invite_to_consult(acting=cw.actor("cardiologist_tertiary"), consult_id=c.pk, practitioner_ids=[oncologist])
+    assert "郑肿瘤" not in page(cardio.get(url))  # invited already
+    assert client_for("village_doctor_a").get(url).status_code == 403  # the asker sees the case, may not invite
+    for persona in ("village_doctor_b", "outsider", "patient_a", "coordinator"):
+        assert client_for(persona).get(url).status_code == 404, persona

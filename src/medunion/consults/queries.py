@@ -356,6 +356,14 @@ def poll(actor: Actor, consult_id: Any, after: int) -> Changes:
     return changes
 
 
+def unchanged_since(consult_id: Any, after: int, version: int) -> bool:
+    """Whether a case has had no new message, answer or transition since a live page's cursor
+    (``after``, ``version``): one query by primary key, and no policy — for a page whose session
+    was shown the case (``web.live.granted``); a poll that finds something goes through ``poll``."""
+    row = Consult.objects.filter(pk=parse_uuid(consult_id)).values_list("last_seq", "version").first()
+    return row is not None and row[0] <= after and row[1] == version
+
+
 def visible_attachment(actor: Actor, consult_id: Any, file_id: Any, *, preview: bool = False) -> Any:
     """A file attached to a case, for download or preview: 404 unless the actor may see the case
     AND the message (or the request) it belongs to — selected by the same allowlist as the case

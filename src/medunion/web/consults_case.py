@@ -7,8 +7,10 @@ their own template (``consults_patient``), never this one.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
@@ -21,12 +23,22 @@ from medunion.access.policy import Action, can, visible_practitioners
 from medunion.consults import routing
 from medunion.consults.actions_messages import CORRECTABLE_KINDS
 from medunion.consults.models import Audience, MessageKind, ParticipantRole, TargetKind
-from medunion.consults.queries import CaseView, case_view, poll, system_text, visible_attachment
+from medunion.consults.queries import (
+    CaseView,
+    ConsultSummary,
+    case_view,
+    poll,
+    system_text,
+    unchanged_since,
+    visible_attachment,
+)
 from medunion.consults.validation import VITALS
-from medunion.core.errors import NotFound
+from medunion.core.errors import NotFound, PermissionDenied
 from medunion.files.http import file_response, preview_response
+from medunion.network.codes import Specialty
 from medunion.notifications.actions import mark_all_read
 
+from . import live as live_session
 from .common import clinician_page, signed_in
 from .consults_common import age, specialty_label, title_label
 from .consults_forms import (
@@ -50,7 +62,8 @@ STEP_FORMS: dict[str, Any] = {
     "invite": InviteForm, "opinion": TextStepForm,
     "clinician_message": MessageForm, "patient_message": MessageForm,
 }
-INVITE_CHOICES_MAX = 400
+INVITE_CHOICES_MAX = 200  # colleagues listed at once for an MDT invitation; a search finds the others
+MAX_CHOSEN = 20
 # What each step is called on the page, and its button.
 STEP_TEXT: dict[str, tuple[Any, Any]] = {
     "claim": (_("Claim this case"), _("Claim this case")),
@@ -72,6 +85,9 @@ TEXT_LABELS = {"request_info": _("What do you need?"), "provide_info": _("The in
 FILE_STEPS = frozenset({"provide_info", "request_info", "follow_up", "opinion"})
 DANGER_STEPS = frozenset({"decline", "cancel"})
 OPEN_STEPS = frozenset({"provide_info", "confirm"})  # what the asker is waited on for
+# New messages of these kinds change nothing else on the case page (an invitation's or an
+# opinion's does: the people; a transition's bumps the version).
+PLAIN_KINDS = frozenset({MessageKind.MESSAGE, MessageKind.INFO_REQUEST, MessageKind.INFO_REPLY})
 
 
 # --- what the templates show ------------------------------------------------------------------
@@ -106,8 +122,11 @@ def _colleagues(actor: Actor, consult: Any) -> list[tuple[str, str]]:
     return [(str(p.pk), f"{p.name} · {title_label(p.title)}") for p in people]
 
 
-def _invitable(actor: Actor, view: CaseView) -> list[tuple[str, list[tuple[str, str]]]]:
-    """Colleagues of the consortium who could give an opinion, grouped by specialty."""
+def _invitable(actor: Actor, view: CaseView, search: str = "", chosen: list[str] | None = None,
+               ) -> tuple[list[tuple[str, list[tuple[str, str]]]], bool]:
+    """Colleagues of the consortium who could give an opinion, grouped by specialty: the first
+    ``INVITE_CHOICES_MAX`` whose name or specialty matches ``search``, after those already
+    ``chosen`` (kept across searches); and whether more match than are shown."""
     consult = view.consult
     busy = {consult.asker_id, consult.assignee_id} | {  # type: ignore[union-attr]
         p.practitioner_id for p in view.participants if p.role == ParticipantRole.MDT_MEMBER and p.left_at is None}
@@ -115,12 +134,33 @@ def _invitable(actor: Actor, view: CaseView) -> list[tuple[str, list[tuple[str, 
         active=True, sites__active=True, sites__organisation__active=True,
         sites__organisation__memberships__consortium_id=consult.consortium_id,  # type: ignore[union-attr]
     ).exclude(pk__in=[b for b in busy if b]).exclude(specialties__specialty="general_practice") \
-        .exclude(specialties__isnull=True).values_list("specialties__specialty", "pk", "name", "title") \
-        .distinct().order_by("specialties__specialty", "name")[:INVITE_CHOICES_MAX]
+        .exclude(specialties__isnull=True)
+    picked = [p for p in (chosen or ()) if _is_uuid(p)][:MAX_CHOSEN]
+    search = search.strip()[:50]
+    found = rows.exclude(pk__in=picked)
+    if search:
+        named = [code for code, label in Specialty.choices if search.lower() in str(label).lower()]
+        found = found.filter(Q(name__icontains=search) | Q(specialties__specialty__in=named))
+    columns = ("specialties__specialty", "pk", "name", "title")
+    listed = list(found.values_list(*columns).distinct().order_by("specialties__specialty", "name")
+                  [:INVITE_CHOICES_MAX + 1])
+    more = len(listed) > INVITE_CHOICES_MAX
+    kept = list(rows.filter(pk__in=picked).values_list(*columns).distinct().order_by("name")) if picked else []
     groups: dict[str, list[tuple[str, str]]] = {}
-    for specialty, pk, name, title in rows:
+    if kept:
+        groups[str(_("Chosen"))] = list({str(pk): f"{name} · {title_label(title)}"
+                                         for _specialty, pk, name, title in kept}.items())
+    for specialty, pk, name, title in listed[:INVITE_CHOICES_MAX]:
         groups.setdefault(specialty_label(specialty), []).append((str(pk), f"{name} · {title_label(title)}"))
-    return list(groups.items())
+    return list(groups.items()), more
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 def _answer_initial(answer: Any) -> dict[str, Any]:
@@ -151,7 +191,7 @@ def step_forms(actor: Actor, view: CaseView, bound: dict[str, Any] | None = None
             colleagues = _colleagues(actor, consult) if colleagues is None else colleagues
             kwargs["colleagues"] = colleagues
         elif key == "invite":
-            kwargs["colleagues"] = _invitable(actor, view)
+            kwargs["colleagues"] = []  # loaded when the step is opened (``invitable``)
         elif key == "amend_answer":
             extra = _answer_initial(view.answer)
         elif key in ("clinician_message", "patient_message"):
@@ -201,6 +241,7 @@ def case_context(request: HttpRequest, consult: Any, *, bound: dict[str, Any] | 
         "forms": forms, "steps": steps_of(forms, consult.pk, open_step=open_step, file_errors=file_errors),
         "open_step": open_step, "conflict": conflict,
         "file_errors": file_errors or {}, "accept": ACCEPT, "after": view.last_seq, "version": view.summary.version,
+        "live_every": live_session.POLL_SECONDS,
         "running": view.summary.state in ("requested", "in_progress"),
     }
 
@@ -217,6 +258,7 @@ def case(request: HttpRequest, consult_id: Any) -> HttpResponse:
     if not actor.is_practitioner:
         raise NotFound()
     consult = access_consult(actor, consult_id)  # the one audit row of this page view
+    live_session.grant(request, consult.pk)  # its poll may say "nothing new" cheaply
     mark_all_read(acting=actor, consult_id=consult.pk)  # opening the case reads its notices
     return render(request, "web/consults/case.html", case_context(request, consult))
 
@@ -235,6 +277,22 @@ def mdt(request: HttpRequest, consult_id: Any) -> HttpResponse:
     return render(request, "web/consults/mdt.html", context)
 
 
+@clinician_page
+def invitable(request: HttpRequest, consult_id: Any) -> HttpResponse:
+    """The colleagues the specialist may invite to an MDT, loaded when the invitation is opened
+    and as they type a name or a specialty (the list over a whole consortium is the slowest part
+    of the case page). No patient data: the case is loaded to check the step, not audited."""
+    actor = request.actor  # type: ignore[attr-defined]
+    consult = access_consult(actor, consult_id, audit=False)
+    view = case_view(actor, consult)
+    if "invite" not in view.acts:
+        raise PermissionDenied(_("You may not invite colleagues to this case."))
+    groups, more = _invitable(actor, view, request.GET.get("q", ""), request.GET.getlist("practitioners"))
+    chosen = set(request.GET.getlist("practitioners"))
+    return render(request, "web/consults/_invite_choices.html",
+                  {"groups": groups, "more": more, "limit": INVITE_CHOICES_MAX, "chosen": chosen})
+
+
 def _int(value: str | None, default: int) -> int:
     try:
         return int(value or "")
@@ -242,15 +300,26 @@ def _int(value: str | None, default: int) -> int:
         return default
 
 
+def live(request: HttpRequest, consult_id: Any) -> HttpResponseBase:
+    """What the open case page polls every ``web.live.POLL_SECONDS``: 204 when nothing changed — for a
+    case this session was shown, one indexed query and nothing written (``web.live``) — else the
+    new messages to append and the parts to refresh, loaded through the policy and audited."""
+    if not request.user.is_authenticated:
+        return live_session.signed_out(request)
+    live_session.passive(request)
+    after, seen = max(0, _int(request.GET.get("after"), 0)), _int(request.GET.get("v"), -1)
+    if live_session.granted(request, consult_id) and unchanged_since(consult_id, after, seen):
+        return HttpResponse(status=204)
+    return _live_changes(request, consult_id, after, seen)
+
+
 @signed_in
-def live(request: HttpRequest, consult_id: Any) -> HttpResponse:
-    """What the open case page polls every few seconds: 204 when nothing changed (no query
-    beyond loading the case), else the new messages to append and the parts to refresh."""
+def _live_changes(request: HttpRequest, consult_id: Any, after: int, seen: int) -> HttpResponse:
     actor = request.actor  # type: ignore[attr-defined]
     if not (actor.is_practitioner or actor.is_patient):
         raise NotFound()
-    after, seen = max(0, _int(request.GET.get("after"), 0)), _int(request.GET.get("v"), -1)
     changes = poll(actor, consult_id, after)  # 404 unless visible; audited when something new is shown
+    live_session.grant(request, consult_id)
     if changes.empty and changes.version == seen:
         return HttpResponse(status=204)
     consult = access_consult(actor, consult_id, audit=False)
@@ -261,11 +330,16 @@ def live(request: HttpRequest, consult_id: Any) -> HttpResponse:
                "new_patient": [i for i in new if i["m"].audience == Audience.PATIENT],
                "corrected": [i["m"].supersedes_id for i in new if i["m"].supersedes_id],
                "state_changed": changes.version != seen, "answers_changed": bool(changes.answers),
-               "after": changes.last_seq, "version": changes.version}
+               "after": changes.last_seq, "version": changes.version, "live_every": live_session.POLL_SECONDS}
     if actor.is_patient:
         from .consults_patient import patient_context
 
         return render(request, "web/consults/_patient_live.html", {**patient_context(request, consult), **context})
+    if changes.version == seen and not changes.answers and all(m.kind in PLAIN_KINDS for m in changes.messages):
+        # Only messages (nothing of the state, the answer or the people changed): they are all
+        # the fragment carries, without the rest of the case page.
+        return render(request, "web/consults/_live.html",
+                      {**context, "s": ConsultSummary.of(consult), "messages_only": True})
     return render(request, "web/consults/_live.html", {**case_context(request, consult), **context})
 
 

@@ -17,6 +17,7 @@ from medunion.consults.queries import case_view, patient_consults
 from medunion.consults.states import State
 from medunion.notifications.actions import mark_all_read
 
+from . import live as live_session
 from .common import patient_page
 from .consults_case import message_item
 from .consults_forms import ACCEPT, MessageForm
@@ -37,6 +38,7 @@ def my_case(request: HttpRequest, consult_id: Any) -> HttpResponse:
 def patient_case(request: HttpRequest, consult_id: Any) -> HttpResponse:
     actor = request.actor  # type: ignore[attr-defined]
     consult = access_consult(actor, consult_id)  # the one audit row of this page view
+    live_session.grant(request, consult.pk)  # its poll may say "nothing new" cheaply
     mark_all_read(acting=actor, consult_id=consult.pk)
     return render(request, "web/consults/patient_case.html", patient_context(request, consult))
 
@@ -53,5 +55,6 @@ def patient_context(request: HttpRequest, consult: Any, *, bound: dict[str, Any]
                                                                             "audience": "patient"})
     return {"s": view.summary, "thread": [message_item(actor, m) for m in view.messages], "form": form,
             "conflict": conflict, "file_errors": (file_errors or {}).get("patient_message", []), "accept": ACCEPT,
-            "last_seq": view.last_seq, "closed": view.summary.state in (State.COMPLETED, State.CANCELLED),
+            "last_seq": view.last_seq, "live_every": live_session.POLL_SECONDS,
+            "closed": view.summary.state in (State.COMPLETED, State.CANCELLED),
             "nav": "my_consults"}

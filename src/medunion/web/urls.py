@@ -41,6 +41,7 @@ urlpatterns = [
     path("consults/<uuid:consult_id>", consults_case.case, name="consult"),
     path("consults/<uuid:consult_id>/live", consults_case.live, name="consult_live"),
     path("consults/<uuid:consult_id>/mdt", consults_case.mdt, name="consult_mdt"),
+    path("consults/<uuid:consult_id>/invitable", consults_case.invitable, name="consult_invitable"),
     path("consults/<uuid:consult_id>/files/<uuid:file_id>", consults_case.attachment, name="consult_file"),
     path("consults/<uuid:consult_id>/files/<uuid:file_id>/preview", consults_case.attachment_preview,
          name="consult_file_preview"),
