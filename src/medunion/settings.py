@@ -153,6 +153,9 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": env("MEDUNION_SQLITE_PATH", str(MEDUNION_DATA_DIR / "medunion.sqlite3")),
+            # Each server thread keeps its connection: opening one (and its PRAGMAs) cost more
+            # than a whole FHIR read (benchmarks/README.md, FHIR throughput).
+            "CONN_MAX_AGE": env_int("MEDUNION_SQLITE_CONN_MAX_AGE", 600),
             "OPTIONS": {
                 # WAL and foreign keys are switched on per connection in medunion.core.apps.
                 "timeout": 20,

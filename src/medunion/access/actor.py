@@ -67,12 +67,13 @@ def actor_for(user: User | AnonymousUser | None, surface: str = "page") -> Actor
     led: frozenset[uuid.UUID] = frozenset()
     coordinated: frozenset[uuid.UUID] = frozenset()
     if user.role == "practitioner" and user.practitioner_id:
-        sites = PracticeSite.objects.filter(practitioner_id=user.practitioner_id, active=True,
-                                            organisation__active=True)
-        org_ids = frozenset(sites.values_list("organisation_id", flat=True))
-        consortium_ids = frozenset(
-            sites.filter(organisation__memberships__isnull=False)
-            .values_list("organisation__memberships__consortium_id", flat=True))
+        # The organisations and their consortia in one query (a LEFT JOIN: an organisation in
+        # no consortium still counts); this runs on every request.
+        places = list(PracticeSite.objects.filter(practitioner_id=user.practitioner_id, active=True,
+                                                  organisation__active=True)
+                      .values_list("organisation_id", "organisation__memberships__consortium_id"))
+        org_ids = frozenset(o for o, _c in places)
+        consortium_ids = frozenset(c for _o, c in places if c is not None)
         memberships = list(TeamMember.objects.filter(practitioner_id=user.practitioner_id, team__active=True)
                            .values_list("team_id", "role"))
         team_ids = frozenset(t for t, _ in memberships)

@@ -203,8 +203,11 @@ def issue_token(request: HttpRequest | None, *, username: str, password: str, ot
 def user_for_token(raw: str) -> User | None:
     if not raw or not raw.startswith("mu_"):
         return None
-    token = ApiToken.objects.select_related("user").filter(digest=ApiToken.digest_of(raw)).first()
-    if token is None or not token.live or not token.user.is_active:
+    try:  # get(), not first(): the digest is unique, and first() would add an ORDER BY
+        token = ApiToken.objects.select_related("user").get(digest=ApiToken.digest_of(raw))
+    except ApiToken.DoesNotExist:
+        return None
+    if not token.live or not token.user.is_active:
         return None
     now = clock.now()
     if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=1):
