@@ -4,6 +4,7 @@
 #   make test       Debian packages, lint, the whole suite on SQLite and on a private PostgreSQL
 #   make lint       ruff, mypy, makemigrations --check
 #   make messages   makemessages (zh_Hans) and compilemessages
+#   make faults     the fault drills on SQLite and PostgreSQL (scripts/faults/run.py; FAULTS_ARGS=...)
 #
 # Variables: PYTHON (a Python 3.11), TESTS (what pytest runs), XDIST (pytest-xdist option,
 # empty to run serially), PYTEST_ARGS (anything else for pytest).
@@ -26,7 +27,7 @@ XDIST ?= -n auto
 PYTEST_ARGS ?=
 PYTEST = $(BIN)/pytest $(XDIST) $(PYTEST_ARGS) $(TESTS)
 
-.PHONY: help install install-dev run test test-sqlite test-pg lint messages debian-packages clean
+.PHONY: help install install-dev run test test-sqlite test-pg lint messages debian-packages faults clean
 
 help:
 	@echo "make run        install, create keys, build the demo, serve on http://127.0.0.1:8000"
@@ -34,6 +35,7 @@ help:
 	@echo "make test-sqlite / make test-pg   one database only (TESTS=..., XDIST=, PYTEST_ARGS=...)"
 	@echo "make lint       ruff, mypy, makemigrations --check"
 	@echo "make messages   update and compile the zh_Hans translations"
+	@echo "make faults     the fault drills (crash, database restart, races, backup, bad input) on both databases"
 
 # --- environment ------------------------------------------------------------------------
 
@@ -94,6 +96,13 @@ test-sqlite: $(STAMP_DEV)
 test-pg: $(STAMP_DEV)
 	@echo "=== tests on PostgreSQL ==="
 	scripts/with-postgres.sh $(PYTEST)
+
+# --- fault drills (heavy: minutes each; see docs/faults.md) ---------------------------------
+
+# FAULTS_ARGS: e.g. --only crash, --db sqlite, --quick.
+FAULTS_ARGS ?=
+faults: $(STAMP_DEV)
+	$(BIN)/python scripts/faults/run.py $(FAULTS_ARGS)
 
 # --- translations -----------------------------------------------------------------------
 
