@@ -5,6 +5,7 @@ from __future__ import annotations
 from http.client import responses
 from typing import Any
 
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
@@ -12,7 +13,15 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 
 from medunion.access.actor import Actor, actor_for
-from medunion.core.errors import DomainError, NotAuthenticated, NotFound, ValidationFailed
+from medunion.core.errors import (
+    RETRY_AFTER_SECONDS,
+    DomainError,
+    NotAuthenticated,
+    NotFound,
+    ValidationFailed,
+    database_unavailable,
+)
+from medunion.core.openapi_links import add_links
 
 
 class BearerToken(HttpBearer):
@@ -34,9 +43,10 @@ class SessionCookie(APIKeyCookie):
         super().__init__(csrf=True)
 
     def _get_key(self, request: HttpRequest) -> str | None:
-        # Without a session cookie there is nothing to forge: a missing or expired bearer token
-        # must answer 401, not a CSRF failure.
-        if self.param_name not in request.COOKIES:
+        # Without a session cookie that signs someone in there is nothing to forge: a missing or
+        # expired bearer token (beside a stale or made-up cookie) must answer 401, not a CSRF failure.
+        user = getattr(request, "user", None)
+        if self.param_name not in request.COOKIES or user is None or not user.is_authenticated:
             return None
         return super()._get_key(request)
 
@@ -121,6 +131,7 @@ class MedUnionAPI(NinjaAPI):
                 for status in implied:
                     if status not in answers and str(status) not in answers:
                         answers[status] = _problem_response(status)
+        add_links(schema)
         return schema
 
 
@@ -151,7 +162,20 @@ def problem(request: HttpRequest, body: dict[str, Any], status: int) -> HttpResp
 
 @api.exception_handler(DomainError)
 def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
-    return problem(request, exc.as_problem(), exc.status)
+    response = problem(request, exc.as_problem(), exc.status)
+    if exc.status == 503:
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+@api.exception_handler(DatabaseError)
+def _database_error(request: HttpRequest, exc: DatabaseError) -> HttpResponse:
+    """The database out of reach (a restart, a dropped connection, a lock held too long): 503
+    ``database_unavailable``. Any other database error is a bug and stays a 500."""
+    unavailable = database_unavailable(exc)
+    if unavailable is None:
+        raise exc
+    return _domain_error(request, unavailable)
 
 
 @api.exception_handler(NinjaValidationError)

@@ -12,3 +12,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("medunion.web.urls")),
 ]
+
+# An error outside a view: a 503 in the surface's format when the database is out of reach.
+handler400 = "medunion.core.middleware.bad_request"
+handler500 = "medunion.core.middleware.server_error"

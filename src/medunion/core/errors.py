@@ -96,3 +96,41 @@ class Unavailable(DomainError):
     code = "unavailable"
     status = 503
     default_message = _("The service is temporarily unavailable; please try again.")
+
+
+class DatabaseUnavailable(Unavailable):
+    """The database could not be reached or dropped the connection (a restart, a broken network,
+    a SQLite write lock held beyond the busy timeout). The transaction was rolled back by the
+    database; the request may be sent again (with the same ``Idempotency-Key`` for a create)."""
+
+    code = "database_unavailable"
+    default_message = _("The database cannot be reached at the moment. Please try again in a few seconds.")
+
+
+# Seconds a client should wait before sending a request that answered 503 again (Retry-After).
+RETRY_AFTER_SECONDS = 5
+
+# PostgreSQL error classes that mean the server (not the request) is the problem: connection
+# exceptions, insufficient resources (too many connections), operator intervention (shutdown,
+# terminated backend, the server starting up).
+_PG_TRANSIENT = ("08", "53", "57P")
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+
+
+def database_unavailable(exc: BaseException) -> DatabaseUnavailable | None:
+    """A :class:`DatabaseUnavailable` when ``exc`` (a Django database error) means the database
+    is out of reach for the moment, else None (a programming error stays a 500)."""
+    from django.db import InterfaceError, OperationalError
+
+    if isinstance(exc, InterfaceError):  # the connection is closed already
+        return DatabaseUnavailable()
+    if not isinstance(exc, OperationalError):
+        return None
+    cause = exc.__cause__
+    sqlite_code = getattr(cause, "sqlite_errorcode", None)
+    if sqlite_code is not None:  # sqlite3: only a lock held too long
+        return DatabaseUnavailable() if (sqlite_code & 0xFF) in (_SQLITE_BUSY, _SQLITE_LOCKED) else None
+    sqlstate = getattr(cause, "sqlstate", None)
+    if sqlstate is None or sqlstate.startswith(_PG_TRANSIENT):  # no SQLSTATE: the connection failed
+        return DatabaseUnavailable()
+    return None

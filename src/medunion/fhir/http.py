@@ -15,12 +15,14 @@ from django.utils.translation import gettext_lazy as _
 
 from medunion.access.actor import Actor, actor_for
 from medunion.core.errors import (
+    RETRY_AFTER_SECONDS,
     Conflict,
     DomainError,
     Duplicate,
     NotAuthenticated,
     NotFound,
     ValidationFailed,
+    database_unavailable,
 )
 
 from . import codes
@@ -105,6 +107,8 @@ def error_response(exc: DomainError, request: HttpRequest | None = None) -> Http
         response["WWW-Authenticate"] = 'Bearer realm="medunion"'
     elif exc.status == 405:
         response["Allow"] = "GET"
+    elif exc.status == 503:
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
 
@@ -179,7 +183,11 @@ def fhir_endpoint(*, auth: bool = True) -> Callable[..., Callable[..., HttpRespo
                 body = view(request, actor, **kwargs)
             except DomainError as exc:
                 return error_response(exc, request)
-            except Exception:  # noqa: BLE001 - the FHIR surface answers OperationOutcome, always
+            except Exception as exc:  # noqa: BLE001 - the FHIR surface answers OperationOutcome, always
+                unavailable = database_unavailable(exc)
+                if unavailable is not None:
+                    log.warning("FHIR request failed, the database is out of reach: %s: %s", request.path, exc)
+                    return error_response(unavailable, request)
                 log.exception("FHIR request failed: %s", request.path)
                 return error_response(ServerError(), request)
             return fhir_response(body, pretty=_pretty(request))
