@@ -51,6 +51,11 @@ class EventFilters(Schema):
             raise ValueError("use an ISO 8601 time, e.g. 2026-11-24T08:00:00+08:00")
         return value
 
+    @field_validator("from_", "to", mode="after")
+    @classmethod
+    def _utc(cls, value: dt.datetime | None) -> dt.datetime | None:
+        return clock.in_utc(value)
+
     def window(self) -> tuple[dt.datetime | None, dt.datetime | None]:
         tz = timezone.get_current_timezone()
         return tuple(  # type: ignore[return-value]

@@ -31,13 +31,17 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
-class State(models.TextChoices):
+class ConsultState(models.TextChoices):
     REQUESTED = "requested", _("waiting for a specialist")
     IN_PROGRESS = "in_progress", _("in progress")
     ON_HOLD = "on_hold", _("waiting for information from the asker")
     ANSWERED = "answered", _("answered")
     COMPLETED = "completed", _("completed")
     CANCELLED = "cancelled", _("cancelled")
+
+
+# Named for the OpenAPI document, where each enum is one component by class name.
+State = ConsultState
 
 
 class Event(models.TextChoices):

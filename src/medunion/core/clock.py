@@ -38,3 +38,15 @@ def advance(delta: dt.timedelta) -> None:
     if _frozen is None:
         raise RuntimeError("advance() needs a frozen clock")
     _frozen = _frozen + delta
+
+
+def in_utc(value: dt.datetime | None) -> dt.datetime | None:
+    """A time from a request, with an offset, as UTC: the database stores no offset beyond ±15:59
+    (PostgreSQL refuses ``-20:13``, which Python accepts). ValueError past the calendar's ends, so a
+    schema's validator answers 422."""
+    if value is None or timezone.is_naive(value):
+        return value
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError as exc:
+        raise ValueError("time out of range") from exc

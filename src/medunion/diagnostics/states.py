@@ -30,12 +30,16 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
-class State(models.TextChoices):
+class ExaminationState(models.TextChoices):
     DRAFT = "draft", _("being uploaded")
     AWAITING = "awaiting", _("awaiting reading")
     IN_READING = "in_reading", _("being read")
     REPORTED = "reported", _("reported")
     CANCELLED = "cancelled", _("cancelled")
+
+
+# Named for the OpenAPI document, where each enum is one component by class name.
+State = ExaminationState
 
 
 class Event(models.TextChoices):

@@ -16,6 +16,7 @@ from ninja import Field, Query, Router, Schema
 from pydantic import field_validator
 
 from medunion.api import api_actor, problems
+from medunion.core import clock
 
 from . import actions, queries
 from .models import Notification
@@ -60,6 +61,11 @@ class InboxFilters(Schema):
         if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value.strip())):
             raise ValueError(_("Use an ISO 8601 time, e.g. 2026-11-24T08:00:00+08:00."))
         return value
+
+    @field_validator("before", mode="after")
+    @classmethod
+    def _utc(cls, value: dt.datetime | None) -> dt.datetime | None:
+        return clock.in_utc(value)
 
     def before_aware(self) -> dt.datetime | None:
         b = self.before

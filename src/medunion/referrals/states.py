@@ -28,7 +28,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 
-class State(models.TextChoices):
+class ReferralState(models.TextChoices):
     REQUESTED = "requested", _("requested")
     ACCEPTED = "accepted", _("accepted")
     DECLINED = "declined", _("declined")
@@ -36,6 +36,10 @@ class State(models.TextChoices):
     OUTCOME_RETURNED = "outcome_returned", _("outcome returned")
     COMPLETED = "completed", _("completed")
     CANCELLED = "cancelled", _("cancelled")
+
+
+# Named for the OpenAPI document, where each enum is one component by class name.
+State = ReferralState
 
 
 class Event(models.TextChoices):
