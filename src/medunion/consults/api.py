@@ -307,21 +307,52 @@ def cancel(request: HttpRequest, consult_id: uuid.UUID, payload: s.ReasonIn):
 
 # --- conversations and MDT ----------------------------------------------------------------------
 
+_ENTRY = idempotent(403, 404, 409)
+
+
+def _once_message(request: HttpRequest, response: HttpResponse, *, consult_id: uuid.UUID, scope: str,
+                  payload: dict[str, Any], write: Any) -> Status:
+    """A create of a message (a message, a correction, an opinion) honouring the request's
+    ``Idempotency-Key``: a retry with the same key shows the message written the first time
+    (an audited read of the case) instead of writing it again."""
+    actor = api_actor(request)
+    created: dict[str, ConsultMessage] = {}
+
+    def perform() -> dict[str, Any]:
+        created["message"] = write(actor)
+        return {"status": 201, "message_id": str(created["message"].pk)}
+
+    result, replayed = run_once(request, response, actor=actor, scope=scope,
+                                payload={"consult_id": str(consult_id), **payload}, perform=perform)
+    if replayed:
+        consult = access_consult(actor, consult_id)
+        m = ConsultMessage.objects.filter(pk=result["message_id"], consult=consult).first()
+        if m is None:
+            raise NotFound()
+        return Status(result["status"], s.message(m))
+    return Status(result["status"], s.message(created["message"]))
+
+
 @router.post("/{consult_id}/messages", response={201: s.MessageOut},
-             summary="Write in the clinician conversation or the patient conversation", openapi_extra=_STEP)
-def post_message(request: HttpRequest, consult_id: uuid.UUID, payload: s.MessageIn):
-    m = actions.post_message(acting=api_actor(request), consult_id=consult_id, body=payload.body,
-                             audience=payload.audience, attachments=_files(payload.attachment_ids))
-    return Status(201, s.message(m))
+             summary="Write in the clinician conversation or the patient conversation", openapi_extra=_ENTRY)
+def post_message(request: HttpRequest, response: HttpResponse, consult_id: uuid.UUID, payload: s.MessageIn):
+    return _once_message(request, response, consult_id=consult_id, scope="consults.message",
+                         payload=payload.model_dump(mode="json"),
+                         write=lambda actor: actions.post_message(
+                             acting=actor, consult_id=consult_id, body=payload.body, audience=payload.audience,
+                             attachments=_files(payload.attachment_ids)))
 
 
 @router.post("/{consult_id}/messages/{message_id}/corrections", response={201: s.MessageOut},
-             summary="Correct your message (a new version; clinicians still see the old one)", openapi_extra=_STEP)
-def correct(request: HttpRequest, consult_id: uuid.UUID, message_id: uuid.UUID, payload: s.CorrectionIn):
+             summary="Correct your message (a new version; clinicians still see the old one)", openapi_extra=_ENTRY)
+def correct(request: HttpRequest, response: HttpResponse, consult_id: uuid.UUID, message_id: uuid.UUID,
+            payload: s.CorrectionIn):
     if not ConsultMessage.objects.filter(pk=message_id, consult_id=consult_id).exists():
         raise NotFound()
-    m = actions.correct_message(acting=api_actor(request), message_id=message_id, body=payload.body)
-    return Status(201, s.message(m))
+    return _once_message(request, response, consult_id=consult_id, scope="consults.correction",
+                         payload={"message_id": str(message_id), **payload.model_dump(mode="json")},
+                         write=lambda actor: actions.correct_message(acting=actor, message_id=message_id,
+                                                                     body=payload.body))
 
 
 @router.post("/{consult_id}/invitations", response={201: list[s.ParticipantOut]},
@@ -333,11 +364,13 @@ def invite(request: HttpRequest, consult_id: uuid.UUID, payload: s.InviteIn):
 
 
 @router.post("/{consult_id}/opinions", response={201: s.MessageOut}, summary="Give your MDT opinion",
-             openapi_extra=_STEP)
-def opinion(request: HttpRequest, consult_id: uuid.UUID, payload: s.OpinionIn):
-    m = actions.give_opinion(acting=api_actor(request), consult_id=consult_id, body=payload.body,
-                             attachments=_files(payload.attachment_ids))
-    return Status(201, s.message(m))
+             openapi_extra=_ENTRY)
+def opinion(request: HttpRequest, response: HttpResponse, consult_id: uuid.UUID, payload: s.OpinionIn):
+    return _once_message(request, response, consult_id=consult_id, scope="consults.opinion",
+                         payload=payload.model_dump(mode="json"),
+                         write=lambda actor: actions.give_opinion(acting=actor, consult_id=consult_id,
+                                                                  body=payload.body,
+                                                                  attachments=_files(payload.attachment_ids)))
 
 
 # --- attachments ------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from . import actions, queries
 from . import api_schemas as s
 from .figures import referral_figures
 from .machine import RELATED, load_referral, reload
-from .models import Direction, FollowUpTask
+from .models import Direction, FollowUpTask, ReferralEntry
 from .slip import render_slip, slip_name
 from .states import State
 from .timing import clock_for, set_referral_clock
@@ -409,20 +409,50 @@ def reopen(request: HttpRequest, referral_id: uuid.UUID, payload: s.ReferralStep
                                                  expected_version=payload.expected_version))
 
 
+_ENTRY = idempotent(403, 404, 409)
+
+
+def _once_entry(request: HttpRequest, response: HttpResponse, *, referral_id: uuid.UUID, scope: str,
+                payload: dict[str, Any], write: Any) -> Status:
+    """A create of a note or a message honouring the request's ``Idempotency-Key``: a retry with
+    the same key shows the entry written the first time (an audited read of the referral)
+    instead of writing it again."""
+    actor = api_actor(request)
+    created: dict[str, ReferralEntry] = {}
+
+    def perform() -> dict[str, Any]:
+        created["entry"] = write(actor)
+        return {"status": 201, "entry_id": str(created["entry"].pk)}
+
+    result, replayed = run_once(request, response, actor=actor, scope=scope,
+                                payload={"referral_id": str(referral_id), **payload}, perform=perform)
+    if replayed:
+        referral = queries.access_referral(actor, referral_id)
+        entry = ReferralEntry.objects.filter(pk=result["entry_id"], referral=referral).first()
+        if entry is None:
+            raise NotFound()
+        return Status(result["status"], s.entry(entry))
+    return Status(result["status"], s.entry(created["entry"]))
+
+
 @router.post("/{referral_id}/notes", response={201: s.EntryOut},
-             summary="An interim note to the referring clinician (receiving side)", openapi_extra=_STEP)
-def note(request: HttpRequest, referral_id: uuid.UUID, payload: s.NoteIn):
-    entry = actions.post_interim_note(acting=api_actor(request), referral_id=referral_id, body=payload.body,
-                                      attachments=_files(payload.attachment_ids))
-    return Status(201, s.entry(entry))
+             summary="An interim note to the referring clinician (receiving side)", openapi_extra=_ENTRY)
+def note(request: HttpRequest, response: HttpResponse, referral_id: uuid.UUID, payload: s.NoteIn):
+    return _once_entry(request, response, referral_id=referral_id, scope="referrals.note",
+                       payload=payload.model_dump(mode="json"),
+                       write=lambda actor: actions.post_interim_note(acting=actor, referral_id=referral_id,
+                                                                     body=payload.body,
+                                                                     attachments=_files(payload.attachment_ids)))
 
 
 @router.post("/{referral_id}/messages", response={201: s.EntryOut},
-             summary="Write in the clinician conversation or the patient conversation", openapi_extra=_STEP)
-def message(request: HttpRequest, referral_id: uuid.UUID, payload: s.ReferralMessageIn):
-    entry = actions.post_message(acting=api_actor(request), referral_id=referral_id, audience=payload.audience,
-                                 body=payload.body, attachments=_files(payload.attachment_ids))
-    return Status(201, s.entry(entry))
+             summary="Write in the clinician conversation or the patient conversation", openapi_extra=_ENTRY)
+def message(request: HttpRequest, response: HttpResponse, referral_id: uuid.UUID, payload: s.ReferralMessageIn):
+    return _once_entry(request, response, referral_id=referral_id, scope="referrals.message",
+                       payload=payload.model_dump(mode="json"),
+                       write=lambda actor: actions.post_message(acting=actor, referral_id=referral_id,
+                                                                audience=payload.audience, body=payload.body,
+                                                                attachments=_files(payload.attachment_ids)))
 
 
 # --- files and the slip ---------------------------------------------------------------------------
