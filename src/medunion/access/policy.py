@@ -310,28 +310,42 @@ def _live_care_team(actor: Actor) -> QuerySet[Any]:
         Q(practitioner_id=actor.practitioner_id) | Q(team_id__in=list(actor.team_ids)))
 
 
+def visible_consult_parts(actor: Actor) -> list[Q] | None:
+    """The clauses whose union is what a clinician may see (``visible_consults`` ORs them); each
+    can use an index of its own. None: the actor is not a clinician."""
+    from medunion.consults.models import ConsultParticipant, ParticipantRole
+
+    me = actor.practitioner_id
+    if actor.system or actor.is_patient or not actor.is_practitioner or me is None:
+        return None
+    parts = [Q(asker_id=me), Q(assignee_id=me), Q(target_practitioner_id=me)]
+    if actor.team_ids:
+        parts.append(Q(target_team_id__in=list(actor.team_ids)))
+    lead = escalated_to_lead_q(actor)
+    if lead is not None:
+        parts.append(lead)
+    parts.append(Q(pk__in=ConsultParticipant.objects.filter(practitioner_id=me, role=ParticipantRole.MDT_MEMBER,
+                                                            left_at__isnull=True).values("consult_id")))
+    parts.append(Q(patient_id__in=_live_care_team(actor).values("patient_id")))
+    pool = _pool_q(consult_pool_scope(actor))
+    if pool is not None:
+        parts.append(pool)
+    return parts
+
+
 def visible_consults(actor: Actor) -> QuerySet[Any]:
-    from medunion.consults.models import Consult, ConsultParticipant, ParticipantRole
+    from medunion.consults.models import Consult
 
     if actor.system:
         return Consult.objects.all()
     if actor.is_patient:
         return Consult.objects.filter(patient_id=actor.patient_id)  # type: ignore[misc]  # is_patient: set
-    me = actor.practitioner_id
-    if not actor.is_practitioner or me is None:
+    parts = visible_consult_parts(actor)
+    if parts is None:
         return Consult.objects.none()
-    q = Q(asker_id=me) | Q(assignee_id=me) | Q(target_practitioner_id=me)
-    if actor.team_ids:
-        q |= Q(target_team_id__in=list(actor.team_ids))
-    lead = escalated_to_lead_q(actor)
-    if lead is not None:
-        q |= lead
-    q |= Q(pk__in=ConsultParticipant.objects.filter(practitioner_id=me, role=ParticipantRole.MDT_MEMBER,
-                                                    left_at__isnull=True).values("consult_id"))
-    q |= Q(patient_id__in=_live_care_team(actor).values("patient_id"))
-    pool = _pool_q(consult_pool_scope(actor))
-    if pool is not None:
-        q |= pool
+    q = Q()
+    for part in parts:
+        q |= part
     return Consult.objects.filter(q)
 
 

@@ -20,7 +20,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from medunion.access.actor import Actor
 from medunion.access.loaders import access_consult
-from medunion.access.policy import Action, consult_roles, require, visible_consortia, visible_consults
+from medunion.access.policy import Action, consult_roles, require, visible_consortia
 from medunion.api import api_actor, file_download, idempotent, problems
 from medunion.core.errors import NotFound
 from medunion.core.idempotency import run_once
@@ -94,16 +94,15 @@ def list_cases(request: HttpRequest, filters: Query[QueueFilters]):
     actor = api_actor(request)
     _case_reader(actor)
     narrow = {"specialty": filters.specialty or "", "urgency": filters.urgency or "", "state": filters.state or ""}
+    end = filters.offset + filters.limit
     if filters.queue:
         qs = queries.queue(actor, filters.queue, patient=filters.patient if actor.is_practitioner else "", **narrow)
+        rows = queries.list_page(actor, qs, listing=filters.queue, limit=filters.limit, offset=filters.offset)
+        more = len(rows) == filters.limit and qs[end:end + 1].exists()
     else:
-        qs = queries.filter_cases(visible_consults(actor), **narrow)
-        if actor.is_practitioner:
-            qs = queries.match_patient(qs, filters.patient)
-        qs = qs.select_related(*queries.QUEUE_RELATED).order_by("-created_at", "-id")
-    rows = queries.list_page(actor, qs, listing=filters.queue or "all", limit=filters.limit, offset=filters.offset)
-    end = filters.offset + filters.limit
-    more = len(rows) == filters.limit and qs[end:end + 1].exists()
+        page, more = queries.newest_visible(actor, patient=filters.patient if actor.is_practitioner else "",
+                                            limit=filters.limit, offset=filters.offset, **narrow)
+        rows = queries.list_page(actor, page, listing="all", limit=filters.limit)
     return {"items": [s.queue_item(c, clinician=actor.is_practitioner) for c in rows],
             "next_offset": end if more else None}
 

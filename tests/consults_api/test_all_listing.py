@@ -1,0 +1,58 @@
+"""The list of every case a clinician may see (``GET /consults`` without a queue) is asked as a
+UNION of the visibility clauses; it must show exactly what ``visible_consults`` allows, newest
+first, page by page, in a fixed number of queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from medunion.access.policy import visible_consults
+from medunion.consults import queries
+from medunion.core import clock
+
+from .conftest import ask
+
+PERSONAS = ("village_doctor_a", "village_doctor_b", "cardiologist_tertiary", "cardiologist_b", "oncologist",
+            "patient_a", "outsider")
+
+
+def test_the_union_shows_what_the_policy_allows_newest_first(cw, api):
+    start = clock.now()
+    for i, extra in enumerate([{}, {"target_kind": "team", "target_team_id": str(cw.team.pk)},
+                               {"target_kind": "practitioner", "target_practitioner_id": str(cw.pid("oncologist")),
+                                "specialty": "oncology"}, {}, {"urgency": "routine"}]):
+        with clock.frozen(start + dt.timedelta(minutes=i)):
+            ask(api, cw, **extra)
+    with clock.frozen(start + dt.timedelta(minutes=9)):
+        api("cardiologist_tertiary").post(f"/consults/{ask(api, cw)['summary']['id']}/claim")
+    for persona in PERSONAS:
+        actor = cw.actor(persona, "api")
+        expected = [str(c) for c in visible_consults(actor).order_by("-created_at", "-id").values_list("pk", flat=True)]
+        page, more = queries.newest_visible(actor, limit=200)
+        assert [str(c.pk) for c in page] == expected and not more, persona
+        shown: list[str] = []
+        for offset in range(0, len(expected) + 1, 2):
+            page, more = queries.newest_visible(actor, limit=2, offset=offset)
+            shown += [str(c.pk) for c in page]
+            assert more == (offset + 2 < len(expected)), (persona, offset)
+        assert shown == expected, persona
+        routine, _more = queries.newest_visible(actor, limit=200, urgency="routine")
+        assert [str(c.pk) for c in routine] == [str(c) for c in visible_consults(actor).filter(urgency="routine")
+                                                 .order_by("-created_at", "-id").values_list("pk", flat=True)]
+
+
+def test_the_listing_costs_a_fixed_number_of_queries(cw, api):
+    for _ in range(3):
+        ask(api, cw)
+    doctor = api("village_doctor_a")
+    doctor.get("/consults", {"limit": 2})
+    with CaptureQueriesContext(connection) as few:
+        assert len(doctor.get("/consults", {"limit": 2}).json()["items"]) == 2
+    for _ in range(3):
+        ask(api, cw)
+    with CaptureQueriesContext(connection) as more:
+        assert len(doctor.get("/consults", {"limit": 5}).json()["items"]) == 5
+    assert len(more) == len(few) <= 12 + (connection.vendor == "postgresql")
