@@ -6,7 +6,7 @@ database size and the load average around it.
     scripts/with-postgres.sh .venv/bin/python benchmarks/province_build.py --scale province   # PostgreSQL
                                                                           # (DATABASE_URL: an empty database)
 
-Heavy runs go under the shared lock: ``flock /tmp/medunion-bench.lock <command>``. The encryption
+Run it on a quiet machine (it is CPU-bound; other work lengthens it). The encryption
 and lookup keys come from the environment (``medunion keygen``); MEDUNION_DEMO=1 is set for the
 child. Prints the generator's summary (seconds and rows per stage, totals), then the child's peak
 resident memory, the database size and the load average before and after; the numbers last seen

@@ -27,8 +27,8 @@ RESULT line (a crash, a timeout) is not ok. The output of each run is kept in --
 directory under the system's temporary directory by default), and the last lines of a failed run
 are printed. The exit status is 1 when any drill is not ok.
 
-The drills are heavy (servers, kill loops, a demo build each): on a shared machine run this under
-``flock /tmp/medunion-bench.lock``.
+The drills are heavy (servers, kill loops, a demo build each): on a shared machine run them
+one at a time, apart from the benchmarks.
 """
 
 from __future__ import annotations
