@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.utils import translation
 
 from medunion.files.actions import store_upload
 from medunion.ops import postgres, sqlite
@@ -39,6 +40,17 @@ def _env(tmp_path: Path, name: str, database: Database, file_root: Path) -> dict
         port = f":{p['port']}" if p.get("port") else ""
         env["DATABASE_URL"] = f"postgres://{p.get('user', '')}@{host}{port}/{p['dbname']}"
     return env
+
+
+KEYS_NOTE = ("NOTE: the keys (MEDUNION_ENCRYPTION_KEYS, MEDUNION_LOOKUP_KEY) are not in the backup; the data "
+             "cannot be read without them. Keep a copy of them, apart from the backup.")
+
+
+def _said(msgid: str) -> str:
+    """``msgid`` as the command prints it: in the platform's language (settings.LANGUAGE_CODE), as
+    an operator at a Chinese hospital reads it."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return translation.gettext(msgid)
 
 
 def _medunion(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -66,7 +78,7 @@ def test_backup_and_restore_commands(source, tmp_path, file_root, pg_or_sqlite):
     backup = tmp_path / "backup"
     made = _medunion(_env(tmp_path, "src", source, file_root), "backup", str(backup), "--quiet")
     assert made.returncode == 0, made.stderr
-    assert "the keys (MEDUNION_ENCRYPTION_KEYS, MEDUNION_LOOKUP_KEY) are not in the backup" in made.stdout
+    assert _said(KEYS_NOTE) in made.stdout
     manifest = json.loads((backup / "manifest.json").read_text())
     assert manifest["files"]["count"] == 1  # the photo (small: no preview)
     assert manifest["tables"]["patients_patient"]["rows"] > 0
@@ -78,12 +90,13 @@ def test_backup_and_restore_commands(source, tmp_path, file_root, pg_or_sqlite):
     env = _env(tmp_path, "restored", target, tmp_path / "restored-files")
     checked = _medunion(env, "restore", str(backup), "--check")
     assert checked.returncode == 0, checked.stderr
-    assert "complete and readable with the current keys" in checked.stdout
+    assert _said("the backup is complete and readable with the current keys") in checked.stdout
 
     restored = _medunion(env, "restore", str(backup), "--quiet")
     assert restored.returncode == 0, restored.stderr
-    assert "the current keys decrypt the restored data" in restored.stdout
-    assert "not in the backup" in restored.stdout
+    sampled = _said("the current keys decrypt the restored data (%(n)d encrypted columns sampled)")
+    assert sampled.split("%(n)d")[0] in restored.stdout
+    assert _said(KEYS_NOTE) in restored.stdout
     found = stats_of(target, audit_upto=manifest["audit"]["last_seq"])
     assert found == manifest["tables"]
     assert stats_of(target)["audit_auditevent"]["rows"] == manifest["audit"]["events"] + 1
@@ -96,4 +109,7 @@ def test_backup_and_restore_commands(source, tmp_path, file_root, pg_or_sqlite):
 
     again = _medunion(env, "restore", str(backup), "--quiet")
     assert again.returncode == 2
-    assert "holds data" in again.stderr and "--force" in again.stderr
+    refusal = _said("The target database %(db)s holds data (%(tables)s); nothing was restored. A restore "
+                    "replaces the whole database, its audit log included: restore into a new, empty "
+                    "database, or, to replace this one, back it up and run again with --force.")
+    assert refusal.split("%(tables)s")[1][:12] in again.stderr and "--force" in again.stderr
