@@ -16,6 +16,7 @@ from medunion.audit.models import Verb
 from medunion.core import clock
 from medunion.core.errors import NotFound, ValidationFailed
 from medunion.core.idempotency import IDEMPOTENCY_PARAMETER, REPLAYED_RESPONSE_HEADER, run_once
+from medunion.core.json_body import BodyIn, JsonBody
 
 from . import actions
 from .models import BreakGlassGrant
@@ -25,7 +26,7 @@ router = Router(tags=["access"])
 _TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # text: tabs and line breaks allowed, other controls not
 
 
-class BreakGlassIn(Schema):
+class BreakGlassIn(BodyIn):
     patient_id: uuid.UUID | None = Field(None, description="The patient, when you know the record's id.")
     id_number: str | None = Field(None, max_length=18, pattern=r"^[^\x00-\x1f\x7f]*$",
                                   description="Or the patient's resident ID number (an emergency where the "
@@ -57,7 +58,7 @@ class PendingReviewOut(Schema):
     active: bool = Field(description="Whether the access is still open.")
 
 
-class ReviewIn(Schema):
+class ReviewIn(BodyIn):
     note: str = Field("", max_length=2000, pattern=_TEXT)
 
 
@@ -81,7 +82,7 @@ _BREAK_GLASS_DOC["responses"][201] = {"headers": REPLAYED_RESPONSE_HEADER}
 
 @router.post("/break-glass", response={201: GrantOut}, openapi_extra=_BREAK_GLASS_DOC,
              summary="Open a patient's record outside your relationships, with a reason, for a limited time")
-def break_glass(request: HttpRequest, response: HttpResponse, payload: BreakGlassIn):
+def break_glass(request: HttpRequest, response: HttpResponse, payload: JsonBody[BreakGlassIn]):
     actor = api_actor(request)
     if (payload.patient_id is None) == (payload.id_number is None):
         raise ValidationFailed(_("Name the patient either by patient_id or by id_number."), field="patient_id")
@@ -125,7 +126,7 @@ def pending_reviews(request: HttpRequest):
 
 @router.post("/break-glass/reviews/{grant_id}", response=ReviewedOut, openapi_extra=problems(404, 409),
              summary="Record the review of a break-the-glass access")
-def review(request: HttpRequest, grant_id: uuid.UUID, payload: ReviewIn):
+def review(request: HttpRequest, grant_id: uuid.UUID, payload: JsonBody[ReviewIn]):
     grant = actions.review_break_glass(acting=api_actor(request), grant_id=grant_id, note=payload.note.strip())
     return {"id": grant.pk, "patient_id": grant.patient_id, "reviewed_at": grant.reviewed_at,
             "reviewed_by": grant.reviewed_by_id, "review_note": grant.review_note}

@@ -28,6 +28,7 @@ from medunion.api import api_actor, problems
 from medunion.core import clock
 from medunion.core.errors import NotFound, ValidationFailed
 from medunion.core.idempotency import IDEMPOTENCY_PARAMETER, REPLAYED_RESPONSE_HEADER, run_once
+from medunion.core.json_body import BodyIn, JsonBody
 from medunion.network.schemas import TEXT, Pages
 
 from . import actions
@@ -100,7 +101,7 @@ class AccountOut(Schema):
         return obj.recent_failures >= settings.AXES_FAILURE_LIMIT
 
 
-class AccountIn(Schema):
+class AccountIn(BodyIn):
     username: str = Field(..., max_length=150, pattern=TEXT)
     password: str = Field(..., max_length=128)
     role: str = Field(..., max_length=16, pattern=TEXT)
@@ -111,7 +112,7 @@ class AccountIn(Schema):
     consortium_ids: list[uuid.UUID] = Field(default_factory=list, max_length=100)
 
 
-class RoleIn(Schema):
+class RoleIn(BodyIn):
     role: str = Field(..., max_length=16, pattern=TEXT)
     consortium_ids: list[uuid.UUID] = Field(default_factory=list, max_length=100,
                                             description="A coordinator's consortia: the whole set")
@@ -205,7 +206,7 @@ def revoke_my_token(request: HttpRequest, token_id: str) -> Any:
 
 
 @router.post("", response={201: AccountOut}, summary="Create an account", openapi_extra=_create_extra())
-def create_account(request: HttpRequest, response: HttpResponse, payload: AccountIn) -> Any:
+def create_account(request: HttpRequest, response: HttpResponse, payload: JsonBody[AccountIn]) -> Any:
     actor = _secadmin(request)
 
     def perform() -> dict[str, Any]:
@@ -231,7 +232,7 @@ def account(request: HttpRequest, user_id: str) -> Any:
 
 @router.put("/{user_id}/role", response=AccountOut, openapi_extra=_writes(),
             summary="Change the role (and a coordinator's consortia); applies on the account's next request")
-def change_role(request: HttpRequest, user_id: str, payload: RoleIn) -> Any:
+def change_role(request: HttpRequest, user_id: str, payload: JsonBody[RoleIn]) -> Any:
     actor = _secadmin(request)
     user = actions.change_role(acting=actor, user_id=parse_uuid(user_id), role=payload.role,
                                consortium_ids=payload.consortium_ids, region_code=payload.region_code or None,

@@ -9,13 +9,14 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
 from medunion.api import api_actor, problems
+from medunion.core.json_body import BodyIn, JsonBody
 
 from . import actions
 
 router = Router(tags=["auth"])
 
 
-class TokenIn(Schema):
+class TokenIn(BodyIn):
     username: str
     password: str
     otp: str = ""
@@ -42,7 +43,7 @@ class MeOut(Schema):
              description="401 for a wrong user name, password or second-factor code; 429 once the account is "
                          "locked after repeated failures.",
              openapi_extra=problems(401, 429))
-def create_token(request: HttpRequest, payload: TokenIn):
+def create_token(request: HttpRequest, payload: JsonBody[TokenIn]):
     raw, token = actions.issue_token(request, username=payload.username, password=payload.password,
                                      otp=payload.otp, label=payload.label)
     return Status(201, {"access_token": raw, "expires_at": token.expires_at})

@@ -14,6 +14,7 @@ from medunion.access.actor import Actor
 from medunion.access.policy import Action, can
 from medunion.api import api_actor, problems
 from medunion.core.errors import NotFound
+from medunion.core.json_body import BodyIn, JsonBody
 
 from . import actions
 from .settings_registry import SETTINGS, SettingSpec, effective, spec_of, stored_values
@@ -41,7 +42,7 @@ class SettingOut(Schema):
     updated_at: dt.datetime | None
 
 
-class SettingIn(Schema):
+class SettingIn(BodyIn):
     value: Any = Field(..., description="A whole number or text, as the setting's type says; validated "
                                         "against its range or pattern")
 
@@ -69,7 +70,7 @@ def get_setting(request: HttpRequest, key: str) -> Any:
 
 @router.put("/{key}", response=SettingOut, summary="Change a platform setting (validated, audited)",
             openapi_extra=problems(404))
-def put_setting(request: HttpRequest, key: str, payload: SettingIn) -> Any:
+def put_setting(request: HttpRequest, key: str, payload: JsonBody[SettingIn]) -> Any:
     actor = _sysadmin(request)
     actions.set_platform_setting(acting=actor, key=key, value=payload.value)
     return _out(spec_of(key), stored_values())

@@ -24,6 +24,7 @@ from medunion.access.policy import Action, consult_roles, require, visible_conso
 from medunion.api import api_actor, file_download, idempotent, problems
 from medunion.core.errors import NotFound
 from medunion.core.idempotency import run_once
+from medunion.core.json_body import JsonBody
 from medunion.files.http import file_response, preview_response
 from medunion.files.sniff import SERVABLE_TYPES
 from medunion.network.codes import Specialty
@@ -109,7 +110,7 @@ def list_cases(request: HttpRequest, filters: Query[QueueFilters]):
 
 @router.post("", response={201: s.CaseOut}, summary="Ask: send a case to the pool, a team or a specialist",
              openapi_extra=idempotent(404))
-def create(request: HttpRequest, response: HttpResponse, payload: s.ConsultIn):
+def create(request: HttpRequest, response: HttpResponse, payload: JsonBody[s.ConsultIn]):
     actor = api_actor(request)
 
     def perform() -> dict[str, Any]:
@@ -172,7 +173,7 @@ def get_targets(request: HttpRequest, consortium_id: uuid.UUID):
 @router.put("/targets/{consortium_id}", response=s.TargetsOut,
             summary="Set the consortium's response targets (cases already sent keep theirs)",
             openapi_extra=problems(403))
-def put_targets(request: HttpRequest, consortium_id: uuid.UUID, payload: s.TargetsIn):
+def put_targets(request: HttpRequest, consortium_id: uuid.UUID, payload: JsonBody[s.TargetsIn]):
     actor = api_actor(request)
     _managed_consortium(actor, consortium_id)  # a consortium one may not see is 404, as for GET
     row = actions.set_response_targets(acting=actor, consortium_id=consortium_id,
@@ -201,7 +202,7 @@ def changes(request: HttpRequest, consult_id: uuid.UUID,
 
 @router.post("/{consult_id}/claim", response=s.StateOut, summary="Take the case (pool, team or named specialist)",
              openapi_extra=_STEP)
-def claim(request: HttpRequest, consult_id: uuid.UUID, payload: s.ClaimIn):
+def claim(request: HttpRequest, consult_id: uuid.UUID, payload: JsonBody[s.ClaimIn]):
     actor = api_actor(request)
     return _state(actor, actions.claim_consult(acting=actor, consult_id=consult_id,
                                                expected_version=payload.expected_version))
@@ -209,7 +210,7 @@ def claim(request: HttpRequest, consult_id: uuid.UUID, payload: s.ClaimIn):
 
 @router.post("/{consult_id}/assign", response=s.StateOut, summary="Give a waiting case to a colleague (team lead)",
              openapi_extra=_STEP)
-def assign(request: HttpRequest, consult_id: uuid.UUID, payload: s.ColleagueIn):
+def assign(request: HttpRequest, consult_id: uuid.UUID, payload: JsonBody[s.ColleagueIn]):
     actor = api_actor(request)
     return _state(actor, actions.assign_consult(acting=actor, consult_id=consult_id,
                                                 practitioner_id=payload.practitioner_id, reason=payload.reason,
@@ -218,7 +219,7 @@ def assign(request: HttpRequest, consult_id: uuid.UUID, payload: s.ColleagueIn):
 
 @router.post("/{consult_id}/decline", response=s.StateOut, summary="Decline the case, with a reason",
              openapi_extra=_STEP)
-def decline(request: HttpRequest, consult_id: uuid.UUID, payload: s.ReasonIn):
+def decline(request: HttpRequest, consult_id: uuid.UUID, payload: JsonBody[s.ReasonIn]):
     actor = api_actor(request)
     return _state(actor, actions.decline_consult(acting=actor, consult_id=consult_id, reason=payload.reason,
                                                  expected_version=payload.expected_version))
@@ -226,7 +227,7 @@ def decline(request: HttpRequest, consult_id: uuid.UUID, payload: s.ReasonIn):
 
 @router.post("/{consult_id}/hand-over", response=s.StateOut, summary="Hand the case over to a colleague",
              openapi_extra=_STEP)
-def hand_over(request: HttpRequest, consult_id: uuid.UUID, payload: s.ColleagueIn):
+def hand_over(request: HttpRequest, consult_id: uuid.UUID, payload: JsonBody[s.ColleagueIn]):
     actor = api_actor(request)
     return _state(actor, actions.hand_over_consult(acting=actor, consult_id=consult_id,
                                                    practitioner_id=payload.practitioner_id, reason=payload.reason,
@@ -235,7 +236,7 @@ def hand_over(request: HttpRequest, consult_id: uuid.UUID, payload: s.ColleagueI
 
 @router.post("/{consult_id}/request-info", response=s.StateOut,
              summary="Ask the asker for more information (the case waits on them)", openapi_extra=_STEP)
-def request_info(request: HttpRequest, consult_id: uuid.UUID, payload: s.QuestionIn):
+def request_info(request: HttpRequest, consult_id: uuid.UUID, payload: JsonBody[s.QuestionIn]):
     actor = api_actor(request)
     return _state(actor, actions.request_info(acting=actor, consult_id=consult_id, question=payload.question,
                                               attachments=_files(payload.attachment_ids),
@@ -244,7 +245,7 @@ def request_info(request: HttpRequest, consult_id: uuid.UUID, payload: s.Questio
 
 @router.post("/{consult_id}/provide-info", response=s.StateOut, summary="Provide the information asked for",
              openapi_extra=_STEP)
-def provide_info(request: HttpRequest, consult_id: uuid.UUID, payload: s.InfoIn):
+def provide_info(request: HttpRequest, consult_id: uuid.UUID, payload: JsonBody[s.InfoIn]):
     actor = api_actor(request)
     return _state(actor, actions.provide_info(acting=actor, consult_id=consult_id, body=payload.body,
                                               attachments=_files(payload.attachment_ids),
@@ -261,7 +262,7 @@ def _answer_input(payload: s.AnswerIn) -> actions.AnswerInput:
 @router.post("/{consult_id}/answer", response=s.StateOut,
              summary="Answer: assessment and manage locally, examinations or referral (or the MDT consensus)",
              openapi_extra=_STEP)
-def answer(request: HttpRequest, consult_id: uuid.UUID, payload: s.AnswerIn):
+def answer(request: HttpRequest, consult_id: uuid.UUID, payload: JsonBody[s.AnswerIn]):
     actor = api_actor(request)
     row = actions.answer_consult(acting=actor, consult_id=consult_id, data=_answer_input(payload),
                                  expected_version=payload.expected_version)
@@ -270,7 +271,7 @@ def answer(request: HttpRequest, consult_id: uuid.UUID, payload: s.AnswerIn):
 
 @router.post("/{consult_id}/amend-answer", response=s.StateOut,
              summary="Amend your answer (a new version; the old one stays for clinicians)", openapi_extra=_STEP)
-def amend(request: HttpRequest, consult_id: uuid.UUID, payload: s.AmendIn):
+def amend(request: HttpRequest, consult_id: uuid.UUID, payload: JsonBody[s.AmendIn]):
     actor = api_actor(request)
     row = actions.amend_answer(acting=actor, consult_id=consult_id, data=_answer_input(payload),
                                reason=payload.reason, expected_version=payload.expected_version)
@@ -279,7 +280,7 @@ def amend(request: HttpRequest, consult_id: uuid.UUID, payload: s.AmendIn):
 
 @router.post("/{consult_id}/confirm", response=s.StateOut, summary="Confirm the outcome and rate the answer",
              openapi_extra=_STEP)
-def confirm(request: HttpRequest, consult_id: uuid.UUID, payload: s.ConfirmIn):
+def confirm(request: HttpRequest, consult_id: uuid.UUID, payload: JsonBody[s.ConfirmIn]):
     actor = api_actor(request)
     rating = actions.RatingInput(useful=payload.useful, avoided_referral=payload.avoided_referral,
                                  avoided_travel=payload.avoided_travel, comment=payload.comment)
@@ -289,7 +290,7 @@ def confirm(request: HttpRequest, consult_id: uuid.UUID, payload: s.ConfirmIn):
 
 @router.post("/{consult_id}/follow-up", response=s.StateOut, summary="Ask a follow-up question after the answer",
              openapi_extra=_STEP)
-def follow_up(request: HttpRequest, consult_id: uuid.UUID, payload: s.QuestionIn):
+def follow_up(request: HttpRequest, consult_id: uuid.UUID, payload: JsonBody[s.QuestionIn]):
     actor = api_actor(request)
     return _state(actor, actions.follow_up_consult(acting=actor, consult_id=consult_id, question=payload.question,
                                                    attachments=_files(payload.attachment_ids),
@@ -298,7 +299,7 @@ def follow_up(request: HttpRequest, consult_id: uuid.UUID, payload: s.QuestionIn
 
 @router.post("/{consult_id}/cancel", response=s.StateOut, summary="Withdraw the case, with a reason",
              openapi_extra=_STEP)
-def cancel(request: HttpRequest, consult_id: uuid.UUID, payload: s.ReasonIn):
+def cancel(request: HttpRequest, consult_id: uuid.UUID, payload: JsonBody[s.ReasonIn]):
     actor = api_actor(request)
     return _state(actor, actions.cancel_consult(acting=actor, consult_id=consult_id, reason=payload.reason,
                                                 expected_version=payload.expected_version))
@@ -334,7 +335,7 @@ def _once_message(request: HttpRequest, response: HttpResponse, *, consult_id: u
 
 @router.post("/{consult_id}/messages", response={201: s.MessageOut},
              summary="Write in the clinician conversation or the patient conversation", openapi_extra=_ENTRY)
-def post_message(request: HttpRequest, response: HttpResponse, consult_id: uuid.UUID, payload: s.MessageIn):
+def post_message(request: HttpRequest, response: HttpResponse, consult_id: uuid.UUID, payload: JsonBody[s.MessageIn]):
     return _once_message(request, response, consult_id=consult_id, scope="consults.message",
                          payload=payload.model_dump(mode="json"),
                          write=lambda actor: actions.post_message(
@@ -345,7 +346,7 @@ def post_message(request: HttpRequest, response: HttpResponse, consult_id: uuid.
 @router.post("/{consult_id}/messages/{message_id}/corrections", response={201: s.MessageOut},
              summary="Correct your message (a new version; clinicians still see the old one)", openapi_extra=_ENTRY)
 def correct(request: HttpRequest, response: HttpResponse, consult_id: uuid.UUID, message_id: uuid.UUID,
-            payload: s.CorrectionIn):
+            payload: JsonBody[s.CorrectionIn]):
     if not ConsultMessage.objects.filter(pk=message_id, consult_id=consult_id).exists():
         raise NotFound()
     return _once_message(request, response, consult_id=consult_id, scope="consults.correction",
@@ -356,7 +357,7 @@ def correct(request: HttpRequest, response: HttpResponse, consult_id: uuid.UUID,
 
 @router.post("/{consult_id}/invitations", response={201: list[s.ParticipantOut]},
              summary="Invite colleagues of the consortium to give an MDT opinion", openapi_extra=_STEP)
-def invite(request: HttpRequest, consult_id: uuid.UUID, payload: s.InviteIn):
+def invite(request: HttpRequest, consult_id: uuid.UUID, payload: JsonBody[s.InviteIn]):
     rows = actions.invite_to_consult(acting=api_actor(request), consult_id=consult_id,
                                      practitioner_ids=payload.practitioner_ids, note=payload.note)
     return Status(201, [s.participant(p) for p in rows])
@@ -364,7 +365,7 @@ def invite(request: HttpRequest, consult_id: uuid.UUID, payload: s.InviteIn):
 
 @router.post("/{consult_id}/opinions", response={201: s.MessageOut}, summary="Give your MDT opinion",
              openapi_extra=_ENTRY)
-def opinion(request: HttpRequest, response: HttpResponse, consult_id: uuid.UUID, payload: s.OpinionIn):
+def opinion(request: HttpRequest, response: HttpResponse, consult_id: uuid.UUID, payload: JsonBody[s.OpinionIn]):
     return _once_message(request, response, consult_id=consult_id, scope="consults.opinion",
                          payload=payload.model_dump(mode="json"),
                          write=lambda actor: actions.give_opinion(acting=actor, consult_id=consult_id,

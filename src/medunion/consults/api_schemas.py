@@ -14,6 +14,7 @@ from ninja import Field, Schema
 from pydantic import ConfigDict
 
 from medunion.core import clock
+from medunion.core.json_body import BodyIn
 from medunion.network.codes import Specialty
 
 from .models import (
@@ -56,7 +57,7 @@ def _vital(key: str) -> Any:
     return Field(None, description=f"{label} ({low}–{high})")
 
 
-class VitalsIn(Schema):
+class VitalsIn(BodyIn):
     """Vital signs; leave out what was not measured. Values outside the plausible range are refused."""
 
     model_config = ConfigDict(extra="forbid")
@@ -76,7 +77,7 @@ def _files_field() -> Any:
                  description="Ids of files you uploaded with POST /api/v1/files (for this case's patient).")
 
 
-class ConsultIn(Schema):
+class ConsultIn(BodyIn):
     patient_id: uuid.UUID | None = Field(None, description="The patient the case is about; leave out for a "
                                                            "general question.")
     specialty: Specialty
@@ -97,7 +98,7 @@ class ConsultIn(Schema):
     attachment_ids: list[uuid.UUID] = _files_field()
 
 
-class StepIn(Schema):
+class StepIn(BodyIn):
     expected_version: int | None = Field(
         None, ge=0, le=MAX_VERSION,
         description="The case's `version` as you saw it: if the case changed since, the answer is 409 saying what "
@@ -149,7 +150,7 @@ class ConfirmIn(StepIn):
     comment: str = Field("", max_length=REASON_MAX * 2, pattern=BLOCK)
 
 
-class MessageIn(Schema):
+class MessageIn(BodyIn):
     body: str = Field(max_length=MESSAGE_MAX, pattern=BLOCK)
     audience: Audience = Field(Audience.CLINICIANS, description="clinicians: the clinician conversation, which the "
                                                                 "patient never sees; patient: the patient and the "
@@ -157,21 +158,21 @@ class MessageIn(Schema):
     attachment_ids: list[uuid.UUID] = _files_field()
 
 
-class CorrectionIn(Schema):
+class CorrectionIn(BodyIn):
     body: str = Field(max_length=MESSAGE_MAX, pattern=BLOCK)
 
 
-class InviteIn(Schema):
+class InviteIn(BodyIn):
     practitioner_ids: list[uuid.UUID] = Field(min_length=1, max_length=10)
     note: str = Field("", max_length=REASON_MAX, pattern=BLOCK)
 
 
-class OpinionIn(Schema):
+class OpinionIn(BodyIn):
     body: str = Field(max_length=MESSAGE_MAX, pattern=BLOCK)
     attachment_ids: list[uuid.UUID] = _files_field()
 
 
-class TargetsIn(Schema):
+class TargetsIn(BodyIn):
     emergency: int = Field(ge=1, le=1_000_000, description="Minutes.")
     urgent: int = Field(ge=1, le=1_000_000, description="Minutes.")
     routine: int = Field(ge=1, le=1_000_000, description="Minutes.")

@@ -34,6 +34,7 @@ from medunion.audit.actions import Entry, record, record_many
 from medunion.audit.models import Verb
 from medunion.core.errors import Conflict, NotFound
 from medunion.core.idempotency import run_once
+from medunion.core.json_body import JsonBody
 from medunion.files.http import file_response
 
 from . import actions, actions_reading, machine, queries, render
@@ -169,7 +170,7 @@ def list_examinations(request: HttpRequest, filters: Query[ExamListFilters]):
 @router.post(E, response={201: s.ExamDetailOut},
              summary="Request an examination (then upload its images and submit it)",
              openapi_extra=idempotent(403, 409))
-def create(request: HttpRequest, response: HttpResponse, payload: s.ExamCreateIn):
+def create(request: HttpRequest, response: HttpResponse, payload: JsonBody[s.ExamCreateIn]):
     actor = api_actor(request)
     _clinician(actor)
     data = ExaminationInput(
@@ -204,7 +205,7 @@ def read(request: HttpRequest, examination_id: uuid.UUID):
 @router.post(ONE + "/recognise", response={201: s.ExamRecognitionOut},
              summary="Use this recent signed report instead of a new examination (an avoided repeat)",
              openapi_extra=idempotent(403, 409))
-def recognise(request: HttpRequest, response: HttpResponse, examination_id: uuid.UUID, payload: s.ExamRecogniseIn):
+def recognise(request: HttpRequest, response: HttpResponse, examination_id: uuid.UUID, payload: JsonBody[s.ExamRecogniseIn]):
     actor = api_actor(request)
     _clinician(actor)
 
@@ -292,7 +293,7 @@ def frame(request: HttpRequest, examination_id: uuid.UUID, instance_id: uuid.UUI
 
 @router.post(ONE + "/submit", response=s.ExamStateOut, summary="Send it to the hub's worklist (images uploaded)",
              openapi_extra=_STEP)
-def submit(request: HttpRequest, examination_id: uuid.UUID, payload: s.ExamStepIn):
+def submit(request: HttpRequest, examination_id: uuid.UUID, payload: JsonBody[s.ExamStepIn]):
     actor = api_actor(request)
     return _state(actor, actions.submit(acting=actor, examination_id=examination_id,
                                         expected_version=payload.expected_version))
@@ -300,7 +301,7 @@ def submit(request: HttpRequest, examination_id: uuid.UUID, payload: s.ExamStepI
 
 @router.post(ONE + "/cancel", response=s.ExamStateOut, summary="Cancel it, with a reason (before it is claimed)",
              openapi_extra=_STEP)
-def cancel(request: HttpRequest, examination_id: uuid.UUID, payload: s.ExamCancelIn):
+def cancel(request: HttpRequest, examination_id: uuid.UUID, payload: JsonBody[s.ExamCancelIn]):
     actor = api_actor(request)
     return _state(actor, actions.cancel(acting=actor, examination_id=examination_id, reason=payload.reason,
                                         expected_version=payload.expected_version))
@@ -309,7 +310,7 @@ def cancel(request: HttpRequest, examination_id: uuid.UUID, payload: s.ExamCance
 @router.post(ONE + "/claim", response=s.ExamStateOut,
              summary="Claim it from the worklist (one reader wins; the other gets 409 naming them)",
              openapi_extra=_STEP)
-def claim(request: HttpRequest, examination_id: uuid.UUID, payload: s.ExamStepIn):
+def claim(request: HttpRequest, examination_id: uuid.UUID, payload: JsonBody[s.ExamStepIn]):
     actor = api_actor(request)
     return _state(actor, actions_reading.claim(acting=actor, examination_id=examination_id,
                                                expected_version=payload.expected_version))
@@ -317,7 +318,7 @@ def claim(request: HttpRequest, examination_id: uuid.UUID, payload: s.ExamStepIn
 
 @router.post(ONE + "/release", response=s.ExamStateOut, summary="Give it back to the worklist (the reader)",
              openapi_extra=_STEP)
-def release(request: HttpRequest, examination_id: uuid.UUID, payload: s.ExamStepIn):
+def release(request: HttpRequest, examination_id: uuid.UUID, payload: JsonBody[s.ExamStepIn]):
     actor = api_actor(request)
     return _state(actor, actions_reading.release(acting=actor, examination_id=examination_id,
                                                  expected_version=payload.expected_version))
@@ -327,7 +328,7 @@ def release(request: HttpRequest, examination_id: uuid.UUID, payload: s.ExamStep
 
 @router.put(ONE + "/report/draft", response=s.ExamReportOut,
             summary="Save the report being written (the reader who claimed it)", openapi_extra=_STEP)
-def save_draft(request: HttpRequest, examination_id: uuid.UUID, payload: s.ExamReportIn):
+def save_draft(request: HttpRequest, examination_id: uuid.UUID, payload: JsonBody[s.ExamReportIn]):
     actor = api_actor(request)
     return s.report(actions_reading.save_draft(acting=actor, examination_id=examination_id,
                                                data=_report_input(payload)))
@@ -336,7 +337,7 @@ def save_draft(request: HttpRequest, examination_id: uuid.UUID, payload: s.ExamR
 @router.post(ONE + "/report/sign", response=s.ExamSignOut,
              summary="Sign the report: immutable from now on; a critical finding starts its clock",
              openapi_extra=_STEP)
-def sign(request: HttpRequest, examination_id: uuid.UUID, payload: s.ExamSignIn):
+def sign(request: HttpRequest, examination_id: uuid.UUID, payload: JsonBody[s.ExamSignIn]):
     actor = api_actor(request)
     signed = actions_reading.sign(acting=actor, examination_id=examination_id,
                                   data=_report_input(payload.report) if payload.report is not None else None,
@@ -347,7 +348,7 @@ def sign(request: HttpRequest, examination_id: uuid.UUID, payload: s.ExamSignIn)
 @router.post(ONE + "/report/addenda", response={201: s.ExamReportOut},
              summary="Add to the signed report without changing it (readers of the hub)",
              openapi_extra=idempotent(403, 409))
-def addendum(request: HttpRequest, response: HttpResponse, examination_id: uuid.UUID, payload: s.ExamAddendumIn):
+def addendum(request: HttpRequest, response: HttpResponse, examination_id: uuid.UUID, payload: JsonBody[s.ExamAddendumIn]):
     actor = api_actor(request)
     row, _replayed = _once(request, response, scope="diagnostics.addendum",
                            payload={"examination_id": str(examination_id), **payload.model_dump(mode="json")},
@@ -361,7 +362,7 @@ def addendum(request: HttpRequest, response: HttpResponse, examination_id: uuid.
 @router.post(ONE + "/report/amendments", response={201: s.ExamReportOut},
              summary="A new signed version replacing the one in force (which stays readable)",
              openapi_extra=idempotent(403, 409))
-def amendment(request: HttpRequest, response: HttpResponse, examination_id: uuid.UUID, payload: s.ExamAmendIn):
+def amendment(request: HttpRequest, response: HttpResponse, examination_id: uuid.UUID, payload: JsonBody[s.ExamAmendIn]):
     actor = api_actor(request)
     row, _replayed = _once(request, response, scope="diagnostics.amend",
                            payload={"examination_id": str(examination_id), **payload.model_dump(mode="json")},
@@ -375,7 +376,7 @@ def amendment(request: HttpRequest, response: HttpResponse, examination_id: uuid
              summary="A senior reader's quality-control read of the report in force",
              openapi_extra=idempotent(403, 409))
 def second_read(request: HttpRequest, response: HttpResponse, examination_id: uuid.UUID,
-                payload: s.ExamSecondReadIn):
+                payload: JsonBody[s.ExamSecondReadIn]):
     actor = api_actor(request)
 
     def replay(pk: str) -> SecondRead:
@@ -480,7 +481,7 @@ def reading_routes(request: HttpRequest, filters: Query[DiagnosticRouteFilters])
 @router.put("/reading-routes", response=list[s.DiagnosticRouteOut],
             summary="Route a modality of a consortium to a reading hub, or remove the route (its coordinators); "
                     "answers the consortium's routes", openapi_extra=problems(403))
-def put_reading_route(request: HttpRequest, payload: s.DiagnosticRouteIn):
+def put_reading_route(request: HttpRequest, payload: JsonBody[s.DiagnosticRouteIn]):
     actor = api_actor(request)
     set_reading_route(acting=actor, consortium_id=payload.consortium_id, modality=payload.modality,
                       hub_id=payload.hub_id)

@@ -27,6 +27,7 @@ from medunion.consults.api_schemas import (
     age,
 )
 from medunion.consults.models import Urgency
+from medunion.core.json_body import BodyIn
 from medunion.referrals.api_schemas import IsoDate
 
 from .codes import BodySite, Modality
@@ -56,7 +57,7 @@ assert set(PRESETS) == set(FramePreset.__args__) and set(SIZES) == set(FrameSize
 
 # --- what goes in -----------------------------------------------------------------------------
 
-class ExamCreateIn(Schema):
+class ExamCreateIn(BodyIn):
     patient_id: uuid.UUID
     modality: Modality = Field(description="CT, DX (DR / X-ray), MR, US (ultrasound), ECG, SM (pathology slide "
                                            "images), ES (endoscopy).")
@@ -75,12 +76,12 @@ class ExamCreateIn(Schema):
                                            "lists them).")
 
 
-class ExamRecogniseIn(Schema):
+class ExamRecogniseIn(BodyIn):
     organisation_id: uuid.UUID | None = Field(None, description="Where you practise; needed when you practise at "
                                                                 "more than one organisation.")
 
 
-class ExamStepIn(Schema):
+class ExamStepIn(BodyIn):
     expected_version: int | None = Field(
         None, ge=0, le=MAX_VERSION,
         description="The examination's `version` as you saw it: if it changed since, the answer is 409 "
@@ -91,7 +92,7 @@ class ExamCancelIn(ExamStepIn):
     reason: str = Field(min_length=1, max_length=REASON_MAX, pattern=BLOCK)
 
 
-class ExamMeasurementIn(Schema):
+class ExamMeasurementIn(BodyIn):
     model_config = ConfigDict(extra="forbid")
 
     code: str = Field(min_length=1, max_length=20, pattern=LINE,
@@ -100,7 +101,7 @@ class ExamMeasurementIn(Schema):
     value: float = Field(allow_inf_nan=False)
 
 
-class ExamReportIn(Schema):
+class ExamReportIn(BodyIn):
     findings: str = Field("", max_length=SECTION_MAX, pattern=BLOCK, description="Required to sign.")
     impression: str = Field("", max_length=SECTION_MAX, pattern=BLOCK, description="Required to sign.")
     recommendation: str = Field("", max_length=SECTION_MAX, pattern=BLOCK)
@@ -117,7 +118,7 @@ class ExamSignIn(ExamStepIn):
     report: ExamReportIn | None = Field(None, description="The report to sign; left out: the saved draft.")
 
 
-class ExamAddendumIn(Schema):
+class ExamAddendumIn(BodyIn):
     text: str = Field(min_length=1, max_length=SECTION_MAX, pattern=BLOCK)
     critical: bool = False
     critical_note: str = Field("", max_length=NOTE_MAX, pattern=BLOCK)
@@ -127,12 +128,12 @@ class ExamAmendIn(ExamReportIn):
     reason: str = Field(min_length=1, max_length=REASON_MAX, pattern=BLOCK, description="Why it is amended.")
 
 
-class ExamSecondReadIn(Schema):
+class ExamSecondReadIn(BodyIn):
     verdict: Verdict
     comment: str = Field("", max_length=SECTION_MAX, pattern=BLOCK, description="Required unless you agree.")
 
 
-class DiagnosticRouteIn(Schema):
+class DiagnosticRouteIn(BodyIn):
     consortium_id: uuid.UUID
     modality: Modality
     hub_id: uuid.UUID | None = Field(description="The diagnostic hub or hospital of the consortium that reads this "

@@ -22,6 +22,7 @@ from medunion.access.policy import Action, can, visible_consortia, visible_organ
 from medunion.api import api_actor, idempotent, problems
 from medunion.core.errors import NotFound, ValidationFailed
 from medunion.core.idempotency import run_once
+from medunion.core.json_body import BodyIn, JsonBody
 
 from . import actions as net
 from . import queries
@@ -194,7 +195,7 @@ def organisation(request: HttpRequest, org_id: str) -> Any:
 
 @router.post("/organisations", response={201: OrganisationDetail},
              summary="Add an organisation to one of the coordinator's consortia", openapi_extra=_creates())
-def create_organisation(request: HttpRequest, response: HttpResponse, payload: OrganisationIn) -> Any:
+def create_organisation(request: HttpRequest, response: HttpResponse, payload: JsonBody[OrganisationIn]) -> Any:
     actor = _reader(request)
     org = _created(request, response, "network.organisation", payload.model_dump(mode="json"),
                    lambda: net.create_organisation(
@@ -207,7 +208,7 @@ def create_organisation(request: HttpRequest, response: HttpResponse, payload: O
 
 @router.put("/organisations/{org_id}/departments/{code}", response=DepartmentOut,
             summary="Create or update a department and its capacity", openapi_extra=_writes())
-def save_department(request: HttpRequest, org_id: str, code: str, payload: DepartmentIn) -> Any:
+def save_department(request: HttpRequest, org_id: str, code: str, payload: JsonBody[DepartmentIn]) -> Any:
     actor = _reader(request)
     if len(code) > 32 or not re.match(TEXT, code):
         raise ValidationFailed(errors={"code": [str(_("A department code is one line of at most 32 characters."))]})
@@ -269,7 +270,7 @@ def practitioner_privileges(request: HttpRequest, practitioner_id: str, consorti
 
 @router.post("/practitioners", response={201: PractitionerDetail}, summary="Add a practitioner at an organisation",
              openapi_extra=_creates())
-def create_practitioner(request: HttpRequest, response: HttpResponse, payload: PractitionerIn) -> Any:
+def create_practitioner(request: HttpRequest, response: HttpResponse, payload: JsonBody[PractitionerIn]) -> Any:
     actor = _reader(request)
     p = _created(request, response, "network.practitioner", payload.model_dump(mode="json"),
                  lambda: net.create_practitioner(
@@ -281,14 +282,14 @@ def create_practitioner(request: HttpRequest, response: HttpResponse, payload: P
     return Status(201, _practitioner_detail(actor, p))
 
 
-def _path_body(path_id: str, payload: Schema) -> dict[str, Any]:
+def _path_body(path_id: str, payload: BodyIn) -> dict[str, Any]:
     """What identifies a create under a path: the path's id and the body."""
     return {"path": path_id, **payload.model_dump(mode="json")}
 
 
 @router.post("/practitioners/{practitioner_id}/sites", response={201: SiteOut},
              summary="Add a practice site (multi-site practice)", openapi_extra=_creates())
-def add_site(request: HttpRequest, response: HttpResponse, practitioner_id: str, payload: SiteIn) -> Any:
+def add_site(request: HttpRequest, response: HttpResponse, practitioner_id: str, payload: JsonBody[SiteIn]) -> Any:
     actor = _reader(request)
     site = _created(request, response, "network.practice_site", _path_body(practitioner_id, payload),
                     lambda: net.add_practice_site(acting=actor, practitioner_id=parse_uuid(practitioner_id),
@@ -299,7 +300,7 @@ def add_site(request: HttpRequest, response: HttpResponse, practitioner_id: str,
 
 @router.post("/practitioners/{practitioner_id}/trainings", response={201: TrainingOut},
              summary="Record a completed training", openapi_extra=_creates())
-def record_training(request: HttpRequest, response: HttpResponse, practitioner_id: str, payload: TrainingIn) -> Any:
+def record_training(request: HttpRequest, response: HttpResponse, practitioner_id: str, payload: JsonBody[TrainingIn]) -> Any:
     actor = _reader(request)
     t = _created(request, response, "network.training", _path_body(practitioner_id, payload),
                  lambda: net.record_training(
@@ -311,7 +312,7 @@ def record_training(request: HttpRequest, response: HttpResponse, practitioner_i
 
 @router.post("/practitioners/{practitioner_id}/exams", response={201: ExamOut}, summary="Record an exam result",
              openapi_extra=_creates())
-def record_exam(request: HttpRequest, response: HttpResponse, practitioner_id: str, payload: ExamIn) -> Any:
+def record_exam(request: HttpRequest, response: HttpResponse, practitioner_id: str, payload: JsonBody[ExamIn]) -> Any:
     actor = _reader(request)
     e = _created(request, response, "network.exam", _path_body(practitioner_id, payload),
                  lambda: net.record_exam(
@@ -324,7 +325,7 @@ def record_exam(request: HttpRequest, response: HttpResponse, practitioner_id: s
 
 @router.post("/practitioners/{practitioner_id}/licences", response={201: LicenceOut},
              summary="Record a practising licence", openapi_extra=_creates())
-def record_licence(request: HttpRequest, response: HttpResponse, practitioner_id: str, payload: LicenceIn) -> Any:
+def record_licence(request: HttpRequest, response: HttpResponse, practitioner_id: str, payload: JsonBody[LicenceIn]) -> Any:
     actor = _reader(request)
     return Status(201, _created(request, response, "network.licence", _path_body(practitioner_id, payload),
                                 lambda: net.record_licence(
@@ -336,7 +337,7 @@ def record_licence(request: HttpRequest, response: HttpResponse, practitioner_id
 
 @router.post("/licences/{licence_id}/revoke", response=LicenceOut, summary="Revoke a practising licence",
              openapi_extra=_writes())
-def revoke_licence(request: HttpRequest, licence_id: str, payload: RevokeIn) -> Any:
+def revoke_licence(request: HttpRequest, licence_id: str, payload: JsonBody[RevokeIn]) -> Any:
     actor = _reader(request)
     return net.revoke_licence(acting=actor, licence_id=parse_uuid(licence_id), on=payload.on)
 
@@ -372,7 +373,7 @@ def team(request: HttpRequest, team_id: str) -> Any:
 
 @router.post("/teams", response={201: TeamDetail}, summary="Create a team in one of the coordinator's consortia",
              openapi_extra=_creates())
-def create_team(request: HttpRequest, response: HttpResponse, payload: TeamIn) -> Any:
+def create_team(request: HttpRequest, response: HttpResponse, payload: JsonBody[TeamIn]) -> Any:
     actor = _reader(request)
     t = _created(request, response, "network.team", payload.model_dump(mode="json"),
                  lambda: net.create_team(acting=actor, consortium_id=payload.consortium_id, name=payload.name,
@@ -384,7 +385,7 @@ def create_team(request: HttpRequest, response: HttpResponse, payload: TeamIn) -
 
 @router.put("/teams/{team_id}/members/{practitioner_id}", response=TeamMemberOut,
             summary="Add a member or change their role", openapi_extra=_writes())
-def set_member(request: HttpRequest, team_id: str, practitioner_id: str, payload: TeamMemberIn) -> Any:
+def set_member(request: HttpRequest, team_id: str, practitioner_id: str, payload: JsonBody[TeamMemberIn]) -> Any:
     actor = _reader(request)
     member = net.set_team_member(acting=actor, team_id=parse_uuid(team_id),
                                  practitioner_id=parse_uuid(practitioner_id), role=payload.role)

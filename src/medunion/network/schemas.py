@@ -10,6 +10,8 @@ from typing import Any, Literal
 from ninja import Field, Schema
 from ninja.pagination import PageNumberPagination
 
+from medunion.core.json_body import BodyIn
+
 # One line of text: no control characters (they have no place in a name or a code, and
 # PostgreSQL refuses NUL).
 TEXT = r"^[^\x00-\x1f\x7f]*$"
@@ -125,7 +127,7 @@ class OrganisationDetail(OrganisationOut):
     children: list[OrganisationRef]
 
 
-class OrganisationIn(Schema):
+class OrganisationIn(BodyIn):
     consortium_id: uuid.UUID
     code: str = Field(..., max_length=32, pattern=TEXT)
     name: str = Field(..., max_length=200, pattern=TEXT)
@@ -135,7 +137,7 @@ class OrganisationIn(Schema):
     parent_id: uuid.UUID | None = None
 
 
-class DepartmentIn(Schema):
+class DepartmentIn(BodyIn):
     name: str = Field(..., max_length=120, pattern=TEXT)
     specialty: str = Field("", max_length=32, pattern=TEXT)
     beds: int = Field(0, ge=0, le=100_000)
@@ -249,7 +251,7 @@ class PractitionerDetail(Schema):
     privileges: list[PrivilegeOut]
 
 
-class PractitionerIn(Schema):
+class PractitionerIn(BodyIn):
     organisation_id: uuid.UUID
     name: str = Field(..., max_length=100, pattern=TEXT)
     title: str = Field(..., max_length=32, pattern=TEXT)
@@ -261,19 +263,19 @@ class PractitionerIn(Schema):
     phone: str = Field("", max_length=32, pattern=TEXT)
 
 
-class SiteIn(Schema):
+class SiteIn(BodyIn):
     organisation_id: uuid.UUID
     primary: bool = False
 
 
-class TrainingIn(Schema):
+class TrainingIn(BodyIn):
     consortium_id: uuid.UUID
     course: str = Field("referral", max_length=32, pattern=TEXT)
     completed_on: dt.date
     valid_until: dt.date | None = None
 
 
-class ExamIn(Schema):
+class ExamIn(BodyIn):
     consortium_id: uuid.UUID
     course: str = Field("referral", max_length=32, pattern=TEXT)
     taken_on: dt.date
@@ -282,14 +284,14 @@ class ExamIn(Schema):
     valid_until: dt.date | None = None
 
 
-class LicenceIn(Schema):
+class LicenceIn(BodyIn):
     number: str = Field(..., max_length=32, pattern=TEXT)
     scope: str = Field("", max_length=100, pattern=TEXT)
     valid_from: dt.date
     valid_until: dt.date | None = None
 
 
-class RevokeIn(Schema):
+class RevokeIn(BodyIn):
     on: dt.date
 
 
@@ -325,7 +327,7 @@ class TeamDetail(TeamOut):
         return obj.member_list
 
 
-class TeamIn(Schema):
+class TeamIn(BodyIn):
     consortium_id: uuid.UUID
     name: str = Field(..., max_length=200, pattern=TEXT)
     kind: str = Field(..., max_length=32, pattern=TEXT)
@@ -333,5 +335,5 @@ class TeamIn(Schema):
     organisation_id: uuid.UUID | None = None
 
 
-class TeamMemberIn(Schema):
+class TeamMemberIn(BodyIn):
     role: str = Field("member", max_length=16, pattern=TEXT)

@@ -25,6 +25,7 @@ from medunion.access.policy import Action, relationship_to, require
 from medunion.api import api_actor, idempotent, problems
 from medunion.core import clock
 from medunion.core.idempotency import run_once
+from medunion.core.json_body import BodyIn, JsonBody
 
 from . import actions, queries
 from .models import CareRole, CareTeamMember, Consent, ConsentScope, Patient, Sex
@@ -70,7 +71,7 @@ class PatientOut(PatientSummary):
     updated_at: dt.datetime
 
 
-class PatientIn(Schema):
+class PatientIn(BodyIn):
     name: str = Field(min_length=1, max_length=100, pattern=LINE)
     id_number: str = Field("", max_length=18, pattern=LINE,
                            description="The 18-character resident ID number; sex and date of birth follow from it.")
@@ -97,7 +98,7 @@ class CareTeamMemberOut(Schema):
     until: dt.datetime | None
 
 
-class CareTeamIn(Schema):
+class CareTeamIn(BodyIn):
     role: CareRole
     practitioner_id: uuid.UUID | None = None
     team_id: uuid.UUID | None = None
@@ -115,7 +116,7 @@ class ConsentOut(Schema):
     active: bool
 
 
-class ConsentIn(Schema):
+class ConsentIn(BodyIn):
     scope: ConsentScope
     permit: bool = True
     consortium_id: uuid.UUID | None = None
@@ -129,7 +130,7 @@ class QrOut(Schema):
     issued_at: dt.datetime
 
 
-class CheckInIn(Schema):
+class CheckInIn(BodyIn):
     token: str = Field(min_length=1, max_length=100, pattern=LINE)
 
 
@@ -215,7 +216,7 @@ def search(request: HttpRequest, q: str = Query(..., min_length=1, max_length=10
 
 
 @router.post("", response={201: PatientOut}, summary="Register a patient", openapi_extra=idempotent(403, 409))
-def register(request: HttpRequest, response: HttpResponse, payload: RegisterIn):
+def register(request: HttpRequest, response: HttpResponse, payload: JsonBody[RegisterIn]):
     actor = api_actor(request)
     created: dict[str, Patient] = {}
 
@@ -232,7 +233,7 @@ def register(request: HttpRequest, response: HttpResponse, payload: RegisterIn):
 
 @router.post("/check-in", response=PatientOut, summary="Find the patient of a check-in code",
              openapi_extra=problems(404))
-def check_in(request: HttpRequest, payload: CheckInIn):
+def check_in(request: HttpRequest, payload: JsonBody[CheckInIn]):
     patient = actions.find_by_qr(acting=api_actor(request), token=payload.token)
     return _full(request, patient)
 
@@ -245,7 +246,7 @@ def read(request: HttpRequest, patient_id: uuid.UUID):
 
 @router.put("/{patient_id}", response=PatientOut, summary="Update a patient's details",
             openapi_extra=problems(403, 404, 409))
-def update(request: HttpRequest, patient_id: uuid.UUID, payload: PatientIn):
+def update(request: HttpRequest, patient_id: uuid.UUID, payload: JsonBody[PatientIn]):
     patient = actions.update_patient(acting=api_actor(request), patient_id=patient_id, data=_input(payload))
     return _full(request, patient)
 
@@ -262,7 +263,7 @@ def care_team(request: HttpRequest, patient_id: uuid.UUID):
 @router.post("/{patient_id}/care-team", response={201: CareTeamMemberOut},
              summary="Add a practitioner or a team to the care team (adding a present member returns it)",
              openapi_extra=problems(403, 404))
-def add_care_team_member(request: HttpRequest, patient_id: uuid.UUID, payload: CareTeamIn):
+def add_care_team_member(request: HttpRequest, patient_id: uuid.UUID, payload: JsonBody[CareTeamIn]):
     member = actions.add_to_care_team(acting=api_actor(request), patient_id=patient_id, role=payload.role,
                                       practitioner_id=payload.practitioner_id, team_id=payload.team_id,
                                       source_type="api")
@@ -280,7 +281,7 @@ def consents(request: HttpRequest, patient_id: uuid.UUID):
 
 @router.post("/{patient_id}/consents", response={201: ConsentOut}, summary="Record a consent",
              openapi_extra=idempotent(403, 404))
-def record_consent(request: HttpRequest, response: HttpResponse, patient_id: uuid.UUID, payload: ConsentIn):
+def record_consent(request: HttpRequest, response: HttpResponse, patient_id: uuid.UUID, payload: JsonBody[ConsentIn]):
     actor = api_actor(request)
     created: dict[str, Consent] = {}
 

@@ -31,6 +31,7 @@ from medunion.audit.actions import record
 from medunion.audit.models import Verb
 from medunion.core.errors import Conflict, NotFound
 from medunion.core.idempotency import run_once
+from medunion.core.json_body import JsonBody
 from medunion.files.http import file_response
 from medunion.network.codes import Specialty
 from medunion.network.models import Department
@@ -131,7 +132,7 @@ def list_referrals(request: HttpRequest, filters: Query[ListFilters]):
 @router.post("", response={201: s.ReferralOut},
              summary="Refer a patient up, down or across (the transfer_patients privilege)",
              openapi_extra=idempotent(403, 409))
-def create(request: HttpRequest, response: HttpResponse, payload: s.ReferralIn):
+def create(request: HttpRequest, response: HttpResponse, payload: JsonBody[s.ReferralIn]):
     actor = api_actor(request)
 
     def perform() -> dict[str, Any]:
@@ -206,7 +207,7 @@ def live(request: HttpRequest, filters: Query[LiveFilters]):
 @router.post("/check-in", response=s.ReferralStateOut,
              summary="The receiving desk checks the patient in by the slip's code (QR or typed)",
              openapi_extra=_STEP)
-def check_in_by_code(request: HttpRequest, payload: s.CodeIn):
+def check_in_by_code(request: HttpRequest, payload: JsonBody[s.CodeIn]):
     actor = api_actor(request)
     return _state(actor, actions.check_in(acting=actor, code=payload.code))
 
@@ -229,7 +230,7 @@ def tasks(request: HttpRequest, filters: Query[TaskFilters]):
 @router.post("/tasks/{task_id}/complete", response=s.TaskOut,
              summary="Record a follow-up as done (a problem found goes back to the referring clinician)",
              openapi_extra=_STEP)
-def complete_task(request: HttpRequest, task_id: uuid.UUID, payload: s.TaskDoneIn):
+def complete_task(request: HttpRequest, task_id: uuid.UUID, payload: JsonBody[s.TaskDoneIn]):
     actor = api_actor(request)
     done = actions.complete_task(acting=actor, task_id=task_id, result=payload.result, problem=payload.problem,
                                  expected_version=payload.expected_version)
@@ -259,7 +260,7 @@ def capacity(request: HttpRequest, filters: Query[CapacityFilters]):
 @router.put("/capacity/{department_id}", response=s.CapacityOut,
             summary="Reserve green-channel beds and slots of a department (coordinators)",
             openapi_extra=problems(403))
-def put_capacity(request: HttpRequest, department_id: uuid.UUID, payload: s.CapacityIn):
+def put_capacity(request: HttpRequest, department_id: uuid.UUID, payload: JsonBody[s.CapacityIn]):
     from medunion.network.actions import save_department
 
     actor = api_actor(request)
@@ -290,7 +291,7 @@ def get_clock(request: HttpRequest, consortium_id: uuid.UUID):
 @router.put("/clock/{consortium_id}", response=s.ClockOut,
             summary="Set the consortium's referral clock (referrals already sent keep their times)",
             openapi_extra=problems(403))
-def put_clock(request: HttpRequest, consortium_id: uuid.UUID, payload: s.ClockIn):
+def put_clock(request: HttpRequest, consortium_id: uuid.UUID, payload: JsonBody[s.ClockIn]):
     actor = api_actor(request)
     _managed_consortium(actor, consortium_id)  # a consortium one may not see is 404, as for GET
     row = set_referral_clock(acting=actor, consortium_id=consortium_id, values=payload.model_dump())
@@ -341,7 +342,7 @@ def changes(request: HttpRequest, referral_id: uuid.UUID,
 
 @router.post("/{referral_id}/accept", response=s.ReferralStateOut,
              summary="Accept, with a bed or an appointment, where to go and what to bring", openapi_extra=_STEP)
-def accept(request: HttpRequest, referral_id: uuid.UUID, payload: s.AcceptIn):
+def accept(request: HttpRequest, referral_id: uuid.UUID, payload: JsonBody[s.AcceptIn]):
     actor = api_actor(request)
     data = actions.AcceptInput(admit_kind=payload.admit_kind, appointment_at=payload.appointment_at,
                                location=payload.location, bring=payload.bring, note=payload.note)
@@ -350,7 +351,7 @@ def accept(request: HttpRequest, referral_id: uuid.UUID, payload: s.AcceptIn):
 
 
 @router.post("/{referral_id}/decline", response=s.ReferralStateOut, summary="Decline, with a reason", openapi_extra=_STEP)
-def decline(request: HttpRequest, referral_id: uuid.UUID, payload: s.ReferralReasonIn):
+def decline(request: HttpRequest, referral_id: uuid.UUID, payload: JsonBody[s.ReferralReasonIn]):
     actor = api_actor(request)
     return _state(actor, actions.decline_referral(acting=actor, referral_id=referral_id, reason=payload.reason,
                                                   expected_version=payload.expected_version))
@@ -358,7 +359,7 @@ def decline(request: HttpRequest, referral_id: uuid.UUID, payload: s.ReferralRea
 
 @router.post("/{referral_id}/redirect", response=s.ReferralStateOut,
              summary="Send it on to another department or organisation, with a reason", openapi_extra=_STEP)
-def redirect(request: HttpRequest, referral_id: uuid.UUID, payload: s.RedirectIn):
+def redirect(request: HttpRequest, referral_id: uuid.UUID, payload: JsonBody[s.RedirectIn]):
     actor = api_actor(request)
     return _state(actor, actions.redirect_referral(
         acting=actor, referral_id=referral_id, organisation_id=payload.organisation_id,
@@ -367,7 +368,7 @@ def redirect(request: HttpRequest, referral_id: uuid.UUID, payload: s.RedirectIn
 
 @router.post("/{referral_id}/cancel", response=s.ReferralStateOut,
              summary="Cancel (the referring clinician, before arrival), with a reason", openapi_extra=_STEP)
-def cancel(request: HttpRequest, referral_id: uuid.UUID, payload: s.ReferralReasonIn):
+def cancel(request: HttpRequest, referral_id: uuid.UUID, payload: JsonBody[s.ReferralReasonIn]):
     actor = api_actor(request)
     return _state(actor, actions.cancel_referral(acting=actor, referral_id=referral_id, reason=payload.reason,
                                                  expected_version=payload.expected_version))
@@ -375,7 +376,7 @@ def cancel(request: HttpRequest, referral_id: uuid.UUID, payload: s.ReferralReas
 
 @router.post("/{referral_id}/check-in", response=s.ReferralStateOut, summary="Check the patient in (receiving side)",
              openapi_extra=_STEP)
-def check_in(request: HttpRequest, referral_id: uuid.UUID, payload: s.ReferralStepIn):
+def check_in(request: HttpRequest, referral_id: uuid.UUID, payload: JsonBody[s.ReferralStepIn]):
     actor = api_actor(request)
     return _state(actor, actions.check_in(acting=actor, referral_id=referral_id,
                                           expected_version=payload.expected_version))
@@ -384,7 +385,7 @@ def check_in(request: HttpRequest, referral_id: uuid.UUID, payload: s.ReferralSt
 @router.post("/{referral_id}/outcome", response=s.ReferralStateOut,
              summary="Return the treatment summary (and send the patient back down with a plan)",
              openapi_extra=_STEP)
-def outcome(request: HttpRequest, referral_id: uuid.UUID, payload: s.OutcomeIn):
+def outcome(request: HttpRequest, referral_id: uuid.UUID, payload: JsonBody[s.OutcomeIn]):
     actor = api_actor(request)
     data = actions.OutcomeInput(summary=payload.summary, review_at=payload.review_at, refer_down=payload.refer_down,
                                 discharge_summary=payload.discharge_summary, plan=_plan(payload.plan))
@@ -395,7 +396,7 @@ def outcome(request: HttpRequest, referral_id: uuid.UUID, payload: s.OutcomeIn):
 
 @router.post("/{referral_id}/complete", response=s.ReferralStateOut,
              summary="Close the loop (the referring clinician, once the outcome is back)", openapi_extra=_STEP)
-def complete(request: HttpRequest, referral_id: uuid.UUID, payload: s.ReferralStepIn):
+def complete(request: HttpRequest, referral_id: uuid.UUID, payload: JsonBody[s.ReferralStepIn]):
     actor = api_actor(request)
     return _state(actor, actions.complete_referral(acting=actor, referral_id=referral_id,
                                                    expected_version=payload.expected_version))
@@ -403,7 +404,7 @@ def complete(request: HttpRequest, referral_id: uuid.UUID, payload: s.ReferralSt
 
 @router.post("/{referral_id}/reopen", response=s.ReferralStateOut,
              summary="Undo an automatic close of the loop", openapi_extra=_STEP)
-def reopen(request: HttpRequest, referral_id: uuid.UUID, payload: s.ReferralStepIn):
+def reopen(request: HttpRequest, referral_id: uuid.UUID, payload: JsonBody[s.ReferralStepIn]):
     actor = api_actor(request)
     return _state(actor, actions.reopen_referral(acting=actor, referral_id=referral_id,
                                                  expected_version=payload.expected_version))
@@ -437,7 +438,7 @@ def _once_entry(request: HttpRequest, response: HttpResponse, *, referral_id: uu
 
 @router.post("/{referral_id}/notes", response={201: s.EntryOut},
              summary="An interim note to the referring clinician (receiving side)", openapi_extra=_ENTRY)
-def note(request: HttpRequest, response: HttpResponse, referral_id: uuid.UUID, payload: s.NoteIn):
+def note(request: HttpRequest, response: HttpResponse, referral_id: uuid.UUID, payload: JsonBody[s.NoteIn]):
     return _once_entry(request, response, referral_id=referral_id, scope="referrals.note",
                        payload=payload.model_dump(mode="json"),
                        write=lambda actor: actions.post_interim_note(acting=actor, referral_id=referral_id,
@@ -447,7 +448,7 @@ def note(request: HttpRequest, response: HttpResponse, referral_id: uuid.UUID, p
 
 @router.post("/{referral_id}/messages", response={201: s.EntryOut},
              summary="Write in the clinician conversation or the patient conversation", openapi_extra=_ENTRY)
-def message(request: HttpRequest, response: HttpResponse, referral_id: uuid.UUID, payload: s.ReferralMessageIn):
+def message(request: HttpRequest, response: HttpResponse, referral_id: uuid.UUID, payload: JsonBody[s.ReferralMessageIn]):
     return _once_entry(request, response, referral_id=referral_id, scope="referrals.message",
                        payload=payload.model_dump(mode="json"),
                        write=lambda actor: actions.post_message(acting=actor, referral_id=referral_id,

@@ -26,6 +26,7 @@ from medunion.consults.api_schemas import (
     age,
 )
 from medunion.consults.validation import MAX_ATTACHMENTS, MESSAGE_MAX
+from medunion.core.json_body import BodyIn
 from medunion.network.codes import Specialty, Tier
 
 from .models import (
@@ -52,7 +53,8 @@ REASON_TEXT_MAX = 1000  # decline, redirect, cancel
 
 
 def _iso(pattern: str, what: str) -> Any:
-    """Dates and times as ISO 8601 text only (not a number of seconds, which pydantic would take)."""
+    """A date in a query string as ISO 8601 text only (not a number of seconds, which pydantic would
+    take). Bodies need no such guard: they are validated as strict JSON (core.json_body)."""
     match = re.compile(pattern).match
 
     def check(value: Any) -> Any:
@@ -65,7 +67,6 @@ def _iso(pattern: str, what: str) -> Any:
 
 
 IsoDate = Annotated[dt.date, _iso(r"^\d{4}-\d{2}-\d{2}$", "a date (YYYY-MM-DD)")]
-IsoDateTime = Annotated[dt.datetime, _iso(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", "a date and time")]
 
 
 def _files_field() -> Any:
@@ -75,7 +76,7 @@ def _files_field() -> Any:
 
 # --- what goes in -----------------------------------------------------------------------------
 
-class PlanItemIn(Schema):
+class PlanItemIn(BodyIn):
     """One step of a rehabilitation plan: what and when (days after today, or a date)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -83,7 +84,7 @@ class PlanItemIn(Schema):
     kind: TaskKind
     description: str = Field(min_length=1, max_length=REASON_MAX, pattern=LINE)
     due_in_days: int | None = Field(None, ge=0, le=365, description="Days from today; or give `due_on`.")
-    due_on: IsoDate | None = Field(None, description="A date from today on; or give `due_in_days`.")
+    due_on: dt.date | None = Field(None, description="A date from today on; or give `due_in_days`.")
 
 
 def _plan_field() -> Any:
@@ -92,7 +93,7 @@ def _plan_field() -> Any:
                              "of the receiving clinician.")
 
 
-class ReferralIn(Schema):
+class ReferralIn(BodyIn):
     patient_id: uuid.UUID
     direction: Direction = Field(description="up: to a higher tier; down: to a township or community health "
                                              "centre or a village clinic; across: the same tier.")
@@ -103,7 +104,7 @@ class ReferralIn(Schema):
     urgency: Urgency = Urgency.ROUTINE
     reason: str = Field(min_length=1, max_length=REASON_MAX, pattern=BLOCK)
     clinical_summary: str = Field(min_length=1, max_length=SUMMARY_MAX, pattern=BLOCK)
-    requested_by: IsoDate | None = Field(None, description="To be seen by (not in the past).")
+    requested_by: dt.date | None = Field(None, description="To be seen by (not in the past).")
     consult_id: uuid.UUID | None = Field(None, description="The consultation that recommended the referral.")
     green_channel: bool = Field(False, description="Urgent and emergency upward referrals: take one of the "
                                                    "department's reserved places (409 `green_channel_full` when "
@@ -118,7 +119,7 @@ class ReferralIn(Schema):
     attachment_ids: list[uuid.UUID] = _files_field()
 
 
-class ReferralStepIn(Schema):
+class ReferralStepIn(BodyIn):
     expected_version: int | None = Field(
         None, ge=0, le=MAX_VERSION,
         description="The referral's `version` as you saw it: if it changed since, the answer is 409 saying what "
@@ -127,7 +128,7 @@ class ReferralStepIn(Schema):
 
 class AcceptIn(ReferralStepIn):
     admit_kind: AdmitKind = Field(description="bed: admission; appointment: an outpatient appointment.")
-    appointment_at: IsoDateTime = Field(description="When the patient should come.")
+    appointment_at: dt.datetime = Field(description="When the patient should come.")
     location: str = Field(min_length=1, max_length=PLACE_MAX, pattern=LINE,
                           description="Where to go: building, ward or room, bed.")
     bring: str = Field("", max_length=NOTE_MAX, pattern=BLOCK, description="What the patient should bring.")
@@ -145,7 +146,7 @@ class RedirectIn(ReferralReasonIn):
 
 class OutcomeIn(ReferralStepIn):
     summary: str = Field(min_length=1, max_length=SUMMARY_MAX, pattern=BLOCK, description="The treatment summary.")
-    review_at: IsoDateTime | None = Field(None, description="A review appointment (not in the past).")
+    review_at: dt.datetime | None = Field(None, description="A review appointment (not in the past).")
     refer_down: bool = Field(False, description="Send the patient back down to the referring organisation "
                                                 "(implied by a plan); needs a discharge summary.")
     discharge_summary: str = Field("", max_length=SUMMARY_MAX, pattern=BLOCK)
@@ -153,12 +154,12 @@ class OutcomeIn(ReferralStepIn):
     attachment_ids: list[uuid.UUID] = _files_field()
 
 
-class CodeIn(Schema):
+class CodeIn(BodyIn):
     code: str = Field(min_length=1, max_length=40, pattern=LINE,
                       description="The slip's check-in code (as printed, XXXXX-XXXXX, or as scanned).")
 
 
-class NoteIn(Schema):
+class NoteIn(BodyIn):
     body: str = Field(min_length=1, max_length=MESSAGE_MAX, pattern=BLOCK)
     attachment_ids: list[uuid.UUID] = _files_field()
 
@@ -175,7 +176,7 @@ class TaskDoneIn(ReferralStepIn):
     problem: bool = Field(False, description="The follow-up found a problem: the referring clinician is told.")
 
 
-class CapacityIn(Schema):
+class CapacityIn(BodyIn):
     green_channel_beds: int = Field(ge=0, le=COUNT_MAX, description="Beds reserved for the green channel.")
     green_channel_slots: int = Field(ge=0, le=COUNT_MAX, description="Daily slots reserved for the green channel.")
 
@@ -185,7 +186,7 @@ def _limit(key: str, description: str) -> Any:
     return Field(ge=low, le=high, description=description)
 
 
-class ClockIn(Schema):
+class ClockIn(BodyIn):
     emergency_hours: int = _limit("emergency_hours", "An emergency referral must be answered within (hours).")
     urgent_hours: int = _limit("urgent_hours", "An urgent referral must be answered within (hours).")
     routine_hours: int = _limit("routine_hours", "A routine referral must be answered within (hours).")
