@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from medunion.core import clock
 from medunion.core.crypto import EncryptedTextField
 from medunion.core.ids import uuid7
-from medunion.core.models import Entity
+from medunion.core.models import ChoiceLabels, Entity
 
 
 class Role(models.TextChoices):
@@ -34,7 +34,7 @@ ADMIN_ROLES = {Role.SYSADMIN, Role.SECADMIN, Role.AUDITADMIN}
 MFA_REQUIRED_ROLES = ADMIN_ROLES | {Role.COORDINATOR}
 
 
-class User(AbstractUser):
+class User(ChoiceLabels, AbstractUser):
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     role = models.CharField(_("role"), max_length=16, choices=Role.choices)
     display_name = models.CharField(_("display name"), max_length=100, blank=True)

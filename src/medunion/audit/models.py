@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from medunion.core import clock
 from medunion.core.ids import uuid7
+from medunion.core.models import ChoiceLabels
 
 
 class Outcome(models.TextChoices):
@@ -36,7 +37,7 @@ class Verb(models.TextChoices):
     EXPORT = "export", _("export")
 
 
-class AuditEvent(models.Model):
+class AuditEvent(ChoiceLabels):
     seq = models.BigAutoField(primary_key=True)
     uid = models.UUIDField(default=uuid7, unique=True, editable=False)
     at = models.DateTimeField(default=clock.now, db_index=True)

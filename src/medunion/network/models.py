@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from medunion.core.models import Entity
+from medunion.core.models import ChoiceLabels, Entity
 
 from .codes import (
     ConsortiumKind,
@@ -21,7 +21,7 @@ from .codes import (
 )
 
 
-class Region(models.Model):
+class Region(ChoiceLabels):
     """An administrative division; ``code`` is the 12-digit statistical division code."""
 
     code = models.CharField(_("code"), max_length=12, primary_key=True)
@@ -142,7 +142,7 @@ class Practitioner(Entity):
         return self.name
 
 
-class PractitionerSpecialty(models.Model):
+class PractitionerSpecialty(ChoiceLabels):
     practitioner = models.ForeignKey(Practitioner, on_delete=models.CASCADE, related_name="specialties")
     specialty = models.CharField(_("specialty"), max_length=32, choices=Specialty.choices)
 
