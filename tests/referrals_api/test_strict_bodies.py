@@ -1,7 +1,7 @@
 """JSON bodies are taken as the OpenAPI document describes them: a value of the wrong JSON type is a
 422 naming the field, never coerced (pydantic's lax mode took ``"5"``, ``5.0`` and ``true`` for an
-integer, ``"true"`` and ``1`` for a boolean and a number of seconds for a time); the strings JSON has for UUIDs,
-dates, times and enum values are still accepted. Found by schemathesis's negative_data_rejection."""
+integer, ``"true"`` and ``1`` for a boolean and a number of seconds for a time); the strings JSON
+has for UUIDs, dates, times and enum values are still accepted. Found by schemathesis's negative_data_rejection."""
 
 from __future__ import annotations
 
@@ -39,7 +39,6 @@ def _models_in(annotation: Any) -> typing.Iterator[type[BaseModel]]:
         yield annotation
         for field in annotation.model_fields.values():
             yield from _models_in(field.annotation)
-
 
 
 def test_every_json_body_is_declared_strict_and_built_of_plain_models():

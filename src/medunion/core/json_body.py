@@ -15,7 +15,7 @@ and fails for a body declared any other way.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from ninja.params import ParamShortcut
 from ninja.params.models import Body, BodyModel
@@ -46,8 +46,6 @@ class StrictJsonBody(Body):  # type: ignore[misc]  # as Ninja's own Param classe
     def _param_source(cls) -> str:
         return "body"
 
-
-T = TypeVar("T")
 
 if TYPE_CHECKING:  # what type checkers see: the annotated schema itself
     from typing import Annotated as JsonBody
