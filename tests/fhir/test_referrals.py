@@ -295,8 +295,11 @@ def test_appointment_read_and_search(loop):
     assert ids(ok(c, "Appointment", actor=f"Practitioner/{rw.pid('county_doctor')}")) == [str(booked.pk)]
     assert ids(ok(c, "Appointment", practitioner=f"Practitioner/{rw.pid('cardiologist_tertiary')}")) == [str(up.pk)]
     assert set(ids(ok(c, "Appointment", actor=f"Patient/{rw.patient.pk}"))) == {str(up.pk), str(booked.pk)}
-    tomorrow = (clock.now() + dt.timedelta(days=1)).astimezone(dt.UTC).date()
-    assert ids(ok(c, "Appointment", date=f"ge{tomorrow.isoformat()}T00:00:00Z")) == [str(booked.pk)]
+    # The bed is 4 hours away and the appointment a day: a boundary halfway, to the second, splits them
+    # at any time of day (a date would put both on the same side after 20:00 UTC).
+    between = (clock.now() + dt.timedelta(hours=14)).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert ids(ok(c, "Appointment", date=f"ge{between}")) == [str(booked.pk)]
+    assert ids(ok(c, "Appointment", date=f"lt{between}")) == [str(up.pk)]
     assert ok(c, "Appointment", date="lt2000")["total"] == 0
     ra.cancel_referral(acting=rw.actor("village_doctor_a"), referral_id=booked.pk, reason="仅限医生：患者拒绝")
     cancelled = ok(c, f"Appointment/{booked.pk}")
