@@ -21,6 +21,7 @@ from medunion.access.loaders import CONSULT_RELATED, parse_uuid
 from medunion.access.policy import Action, ConsultStep, can, consult_roles, require
 from medunion.core import clock
 from medunion.core.errors import Conflict, NotFound, ValidationFailed
+from medunion.core.planner import joins_as_written
 from medunion.network.codes import Specialty
 from medunion.patients.models import CareRole
 
@@ -52,7 +53,7 @@ def load_consult(acting: Actor, consult_id: Any, *, claiming: bool = False) -> C
     """The consult for an action: 404 unless the actor may see it. A pool specialist claiming a
     case they saw in their queue and were beaten to is told who took it (409), not that it
     vanished."""
-    consult = Consult.objects.select_related(*CONSULT_RELATED).filter(pk=parse_uuid(consult_id)).first()
+    consult = joins_as_written(Consult.objects.select_related(*CONSULT_RELATED)).filter(pk=parse_uuid(consult_id)).first()
     if consult is None:
         raise NotFound()
     if not can(acting, Action.VIEW_CONSULT, consult):
@@ -70,7 +71,7 @@ def me(acting: Actor) -> uuid.UUID:
 
 
 def reload(consult_id: uuid.UUID) -> Consult:
-    return Consult.objects.select_related(*CONSULT_RELATED).get(pk=consult_id)
+    return joins_as_written(Consult.objects.select_related(*CONSULT_RELATED)).get(pk=consult_id)
 
 
 # --- conflicts -------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ from medunion.audit.actions import Entry, record, record_many
 from medunion.audit.models import Verb
 from medunion.core import clock
 from medunion.core.errors import NotFound, ValidationFailed
+from medunion.core.planner import joins_as_written
 from medunion.network.codes import Specialty
 
 from .models import (
@@ -72,7 +73,7 @@ def _none_unless_clinician(actor: Actor) -> QuerySet[Any] | None:
 
 
 def _queue(qs: QuerySet[Any], order: tuple[str, ...] = ("due_at", "id")) -> QuerySet[Any]:
-    return qs.select_related(*QUEUE_RELATED).order_by(*order)
+    return joins_as_written(qs.select_related(*QUEUE_RELATED).order_by(*order))
 
 
 def my_open_cases(actor: Actor) -> QuerySet[Any]:

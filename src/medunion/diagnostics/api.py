@@ -35,6 +35,7 @@ from medunion.audit.models import Verb
 from medunion.core.errors import Conflict, NotFound
 from medunion.core.idempotency import run_once
 from medunion.core.json_body import JsonBody
+from medunion.core.planner import joins_as_written
 from medunion.files.http import file_response
 
 from . import actions, actions_reading, machine, queries, render
@@ -159,7 +160,7 @@ def list_examinations(request: HttpRequest, filters: Query[ExamListFilters]):
         qs = qs.filter(modality=modality)
     if state:
         qs = qs.filter(state=state)
-    qs = qs.select_related(*_RELATED)
+    qs = joins_as_written(qs.select_related(*_RELATED))
     rows = queries.list_page(actor, qs, name=name, limit=filters.limit, offset=filters.offset)
     end = filters.offset + filters.limit
     more = len(rows) == filters.limit and qs[end:end + 1].exists()

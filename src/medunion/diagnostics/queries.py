@@ -26,6 +26,7 @@ from medunion.access.policy import Action, can
 from medunion.audit.actions import Entry, record, record_many
 from medunion.audit.models import Verb
 from medunion.core.errors import NotFound
+from medunion.core.planner import joins_as_written
 
 from . import machine
 from .models import (
@@ -85,7 +86,7 @@ def listing(actor: Actor, name: str, *, modality: str = "", state: str = "") -> 
         qs = qs.filter(modality=modality)
     if state and state in State.values:
         qs = qs.filter(state=state)
-    return qs.select_related(*_RELATED)
+    return joins_as_written(qs.select_related(*_RELATED))
 
 
 def list_page(actor: Actor, qs: QuerySet[Examination], *, name: str, limit: int = PAGE_SIZE,

@@ -32,6 +32,7 @@ from medunion.audit.models import Verb
 from medunion.core.errors import Conflict, NotFound
 from medunion.core.idempotency import run_once
 from medunion.core.json_body import JsonBody
+from medunion.core.planner import joins_as_written
 from medunion.files.http import file_response
 from medunion.network.codes import Specialty
 from medunion.network.models import Department
@@ -116,7 +117,7 @@ def list_referrals(request: HttpRequest, filters: Query[ListFilters]):
     if filters.list and actor.is_practitioner:
         qs = queries.listing(actor, filters.list, direction=direction, state=state)
     else:
-        qs = visible_referrals(actor).select_related(*RELATED).order_by("-created_at", "-id")
+        qs = joins_as_written(visible_referrals(actor).select_related(*RELATED)).order_by("-created_at", "-id")
         if direction:
             qs = qs.filter(direction=direction)
         if state:

@@ -18,6 +18,7 @@ from medunion.access.policy import Action, can, require
 from medunion.access.referrals import ReferralStep
 from medunion.core import clock
 from medunion.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from medunion.core.planner import joins_as_written
 
 from .models import Audience, Direction, EntryKind, Referral, ReferralEntry
 from .states import TRANSITIONS, Event, State
@@ -34,14 +35,14 @@ def referral_url(referral_id: Any) -> str:
 
 def load_referral(acting: Actor, referral_id: Any) -> Referral:
     """The referral for an action: 404 unless the actor may see it."""
-    referral = Referral.objects.select_related(*RELATED).filter(pk=parse_uuid(referral_id)).first()
+    referral = joins_as_written(Referral.objects.select_related(*RELATED)).filter(pk=parse_uuid(referral_id)).first()
     if referral is None or not can(acting, Action.VIEW_REFERRAL, referral):
         raise NotFound()
     return referral
 
 
 def reload(referral_id: Any) -> Referral:
-    return Referral.objects.select_related(*RELATED).get(pk=referral_id)
+    return joins_as_written(Referral.objects.select_related(*RELATED)).get(pk=referral_id)
 
 
 def me(acting: Actor) -> Any:

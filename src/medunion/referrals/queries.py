@@ -19,6 +19,7 @@ from medunion.audit.actions import Entry, record, record_many
 from medunion.audit.models import Verb
 from medunion.core import clock
 from medunion.core.errors import NotFound
+from medunion.core.planner import joins_as_written
 from medunion.network.codes import TIER_RANK
 from medunion.network.models import ConsortiumMembership, Department, Organisation
 
@@ -50,7 +51,7 @@ def listing(actor: Actor, name: str, *, direction: str = "", state: str = "") ->
         return Referral.objects.none()
     me = actor.practitioner_id
     mine_in = Q(target_organisation_id__in=list(actor.org_ids)) | Q(target_practitioner_id=me)
-    base = visible_referrals(actor).select_related(*RELATED)
+    base = joins_as_written(visible_referrals(actor).select_related(*RELATED))
     if name == "incoming":
         qs = base.filter(mine_in, state=State.REQUESTED).order_by("-green_channel", "escalate_at", "id")
     elif name == "accepted":
@@ -167,8 +168,8 @@ def patient_referrals(actor: Actor, *, limit: int = PAGE_SIZE) -> list[Referral]
     """A patient's own referrals, newest first; one query and one audit row."""
     if not actor.is_patient:
         return []
-    rows = list(Referral.objects.filter(patient_id=actor.patient_id).select_related(*RELATED)  # type: ignore[misc]
-                .order_by("-created_at", "-id")[:limit])
+    rows = list(joins_as_written(Referral.objects.filter(patient_id=actor.patient_id)  # type: ignore[misc]
+                                      .select_related(*RELATED)).order_by("-created_at", "-id")[:limit])
     if rows:
         record(actor, "referral.list", Verb.READ, object_type="referrals.referral", patient_id=actor.patient_id,
                detail={"list": "mine", "count": len(rows)})

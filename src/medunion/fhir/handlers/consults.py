@@ -33,6 +33,7 @@ from medunion.consults.models import (
 )
 from medunion.consults.states import State
 from medunion.core.errors import NotFound
+from medunion.core.planner import joins_as_written
 
 from ..mappers import consults as m
 from ..mappers.common import as_uuid
@@ -71,7 +72,7 @@ def _codes(values: list[str], system: str, table: dict[Any, str]) -> set[str]:
 
 
 def _consults(actor: Actor) -> QuerySet[Any]:
-    return visible_consults(actor).select_related(*CONSULT_RELATED).order_by("-created_at", "-id")
+    return joins_as_written(visible_consults(actor).select_related(*CONSULT_RELATED)).order_by("-created_at", "-id")
 
 
 def _priority(qs: QuerySet[Any], values: list[str], modifier: str) -> QuerySet[Any]:

@@ -1,0 +1,63 @@
+"""PostgreSQL's planner, told to keep a list query's joins in the order written.
+
+A list page's query joins each row to what the page shows about it (``select_related``: a
+consultation's patient, consortium, asker, organisation, assignee, target practitioner and team,
+eight tables in all). Every one of those joins is a row's own related row, found by its key, so
+the order written (the listed table first) is a good plan. PostgreSQL nevertheless searches every
+order of up to ``join_collapse_limit`` (8) tables at each execution; on the province data set that
+search took 6–23 ms for queries that ran in 0.2–5 ms (benchmarks/README.md, "PostgreSQL's
+planner"). :func:`joins_as_written` evaluates a queryset with ``join_collapse_limit = 1`` and puts
+the setting back at once; the planner still picks each join's method and which side leads.
+SQLite plans such a query in microseconds and is left alone.
+
+Only for querysets whose joins reach a row's own related rows. A filter's joins come first in the
+written order (``select_related`` joins are added when the query is compiled), so a condition on
+one joined table (a case's patient, found by ID number) may still lead the plan; a filter through
+two or more joined tables, or through a to-many relation, needs the planner's search.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any, TypeVar
+
+from django.db import DatabaseError, connections
+from django.db.models import Model, QuerySet
+from django.db.models.query import ModelIterable
+
+M = TypeVar("M", bound=Model)
+
+SET = "SET join_collapse_limit = 1"
+RESET = "RESET join_collapse_limit"
+
+
+class _JoinsAsWritten(ModelIterable):  # type: ignore[type-arg]
+    def __iter__(self) -> Iterator[Any]:
+        connection = connections[self.queryset.db]
+        if connection.vendor != "postgresql":
+            yield from super().__iter__()
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(SET)
+        try:
+            rows = list(super().__iter__())
+        except BaseException:
+            # In a transaction the error aborted, its rollback undoes the SET (settings are
+            # transactional in PostgreSQL); otherwise put it back now.
+            if not connection.needs_rollback:
+                with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+                    cursor.execute(RESET)
+            raise
+        with connection.cursor() as cursor:
+            cursor.execute(RESET)
+        yield from rows
+
+
+def joins_as_written(qs: QuerySet[M]) -> QuerySet[M]:
+    """The same queryset, evaluated with PostgreSQL keeping its joins in the order written (one
+    ``SET`` before the query and one ``RESET`` after it). Chaining keeps it: filter, order, slice,
+    ``get()``; ``values()``, ``count()`` and ``exists()`` are planned as usual."""
+    clone = qs.all()
+    clone._iterable_class = _JoinsAsWritten  # the hook Django's values() and values_list() use
+    return clone

@@ -1,0 +1,82 @@
+"""``joins_as_written``: on PostgreSQL the query is planned with ``join_collapse_limit = 1`` and the
+connection's setting is back as it was after it, also when the query fails; on SQLite nothing is
+added. The rows are the same either way."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from medunion.core.planner import RESET, SET, joins_as_written
+from medunion.network.models import PracticeSite
+
+PG = connection.vendor == "postgresql"
+
+
+def _setting() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW join_collapse_limit")
+        return str(cursor.fetchone()[0])
+
+
+def _sites():
+    return PracticeSite.objects.select_related("practitioner", "organisation", "department").order_by("id")
+
+
+def _seen_by_the_planner() -> str:
+    """The setting as the planner sees it while the query runs: the query itself reads it."""
+    qs = joins_as_written(_sites().extra(select={"limit_seen": "current_setting('join_collapse_limit')"}))
+    return str(qs[0].limit_seen)
+
+
+def test_the_same_rows_and_related_rows(world):
+    plain = [(s.pk, s.practitioner.name, s.organisation.name, s.department_id) for s in _sites()]
+    assert plain
+    written = [(s.pk, s.practitioner.name, s.organisation.name, s.department_id) for s in joins_as_written(_sites())]
+    assert written == plain
+    # Chaining keeps it: a filter, a slice, get().
+    first = plain[0][0]
+    assert joins_as_written(_sites()).filter(pk=first).get().pk == first
+    assert [s.pk for s in joins_as_written(_sites())[1:3]] == [row[0] for row in plain[1:3]]
+
+
+def test_statements_around_the_query(world):
+    with CaptureQueriesContext(connection) as ctx:
+        list(joins_as_written(_sites()))
+    statements = [q["sql"] for q in ctx.captured_queries]
+    if PG:
+        assert statements[0] == SET and statements[-1] == RESET and len(statements) == 3
+    else:
+        assert len(statements) == 1 and statements[0].startswith("SELECT")
+    with CaptureQueriesContext(connection) as ctx:  # values(), count(): planned as usual
+        joins_as_written(_sites()).count()
+        list(joins_as_written(_sites()).values_list("pk", flat=True))
+    assert len(ctx.captured_queries) == 2
+
+
+@pytest.mark.skipif(not PG, reason="a PostgreSQL planner setting")
+def test_in_effect_during_the_query_and_not_after(world):
+    before = _setting()
+    assert before != "1"
+    assert _seen_by_the_planner() == "1"
+    assert _setting() == before
+
+
+@pytest.mark.skipif(not PG, reason="a PostgreSQL planner setting")
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_query_leaves_the_setting_as_it_was(world):
+    before = _setting()
+    broken = joins_as_written(_sites().extra(where=["1 / (organisation_id IS NULL)::int = 1"]))
+    with pytest.raises(DatabaseError):  # autocommit: put back at once
+        list(broken)
+    assert _setting() == before
+    with transaction.atomic():  # in a transaction: its rollback puts it back
+        with pytest.raises(DatabaseError):
+            list(broken)
+    assert _setting() == before
+    with transaction.atomic():
+        with pytest.raises(DatabaseError), transaction.atomic():  # a savepoint's rollback as well
+            list(broken)
+        assert _setting() == before
+    assert _seen_by_the_planner() == "1" and _setting() == before
