@@ -89,8 +89,9 @@ if [ ! -f "$data/PG_VERSION" ]; then
 fi
 
 # No TCP, the socket in a private directory. A throw-away test server runs without
-# durability; a kept one (MEDUNION_PG_KEEP) is durable.
-options="-c listen_addresses='' -k $sock -c max_connections=200"
+# durability; a kept one (MEDUNION_PG_KEEP) is durable. Random reads cost what they cost on an
+# SSD (docs/configuration.md, "PostgreSQL"), as on a production server.
+options="-c listen_addresses='' -k $sock -c max_connections=200 -c random_page_cost=1.1"
 if [ -z "$keep" ]; then
     options="$options -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 fi
