@@ -5,8 +5,8 @@ consultation's patient, consortium, asker, organisation, assignee, target practi
 eight tables in all). Every one of those joins is a row's own related row, found by its key, so
 the order written (the listed table first) is a good plan. PostgreSQL nevertheless searches every
 order of up to ``join_collapse_limit`` (8) tables at each execution; on the province data set that
-search took 6–23 ms for queries that ran in 0.2–5 ms (benchmarks/README.md, "PostgreSQL's
-planner"). :func:`joins_as_written` evaluates a queryset with ``join_collapse_limit = 1`` and puts
+search took 2–21 ms a query, more than most of them took to run (benchmarks/README.md,
+"PostgreSQL's planner"). :func:`joins_as_written` evaluates a queryset with ``join_collapse_limit = 1`` and puts
 the setting back at once; the planner still picks each join's method and which side leads.
 SQLite plans such a query in microseconds and is left alone.
 
