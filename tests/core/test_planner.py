@@ -42,13 +42,19 @@ def test_the_same_rows_and_related_rows(world):
 
 
 def test_statements_around_the_query(world):
-    with CaptureQueriesContext(connection) as ctx:
-        list(joins_as_written(_sites()))
-    statements = [q["sql"] for q in ctx.captured_queries]
-    if PG:
-        assert statements[0] == SET and statements[-1] == RESET and len(statements) == 3
-    else:
-        assert len(statements) == 1 and statements[0].startswith("SELECT")
+    first = _sites().first()
+    assert first is not None
+    # Evaluated whole, and after chaining (a filter and get(), a slice).
+    for evaluate in (lambda: list(joins_as_written(_sites())),
+                     lambda: joins_as_written(_sites()).filter(pk=first.pk).get(),
+                     lambda: list(joins_as_written(_sites())[1:3])):
+        with CaptureQueriesContext(connection) as ctx:
+            evaluate()
+        statements = [q["sql"] for q in ctx.captured_queries]
+        if PG:
+            assert statements[0] == SET and statements[-1] == RESET and len(statements) == 3, statements
+        else:
+            assert len(statements) == 1 and statements[0].startswith("SELECT"), statements
     with CaptureQueriesContext(connection) as ctx:  # values(), count(): planned as usual
         joins_as_written(_sites()).count()
         list(joins_as_written(_sites()).values_list("pk", flat=True))
