@@ -104,7 +104,8 @@ def access_consult(actor: Actor, consult_id: Any, action: Action = Action.VIEW_C
     with the patient. A refused look at a real case is recorded as denied."""
     from medunion.consults.models import Consult
 
-    consult = joins_as_written(Consult.objects.select_related(*CONSULT_RELATED)).filter(pk=parse_uuid(consult_id)).first()
+    consult = (joins_as_written(Consult.objects.select_related(*CONSULT_RELATED))
+               .filter(pk=parse_uuid(consult_id)).first())
     if consult is None or not can(actor, Action.VIEW_CONSULT, consult):
         if audit and consult is not None and actor.user_id is not None:
             record(actor, audit_action, Verb.READ, obj=consult, patient_id=consult.patient_id,

@@ -53,7 +53,8 @@ def load_consult(acting: Actor, consult_id: Any, *, claiming: bool = False) -> C
     """The consult for an action: 404 unless the actor may see it. A pool specialist claiming a
     case they saw in their queue and were beaten to is told who took it (409), not that it
     vanished."""
-    consult = joins_as_written(Consult.objects.select_related(*CONSULT_RELATED)).filter(pk=parse_uuid(consult_id)).first()
+    consult = (joins_as_written(Consult.objects.select_related(*CONSULT_RELATED))
+               .filter(pk=parse_uuid(consult_id)).first())
     if consult is None:
         raise NotFound()
     if not can(acting, Action.VIEW_CONSULT, consult):

@@ -6,8 +6,9 @@ eight tables in all). Every one of those joins is a row's own related row, found
 the order written (the listed table first) is a good plan. PostgreSQL nevertheless searches every
 order of up to ``join_collapse_limit`` (8) tables at each execution; on the province data set that
 search took 2–21 ms a query, more than most of them took to run (benchmarks/README.md,
-"PostgreSQL's planner"). :func:`joins_as_written` evaluates a queryset with ``join_collapse_limit = 1`` and puts
-the setting back at once; the planner still picks each join's method and which side leads.
+"PostgreSQL's planner"). :func:`joins_as_written` evaluates a queryset with
+``join_collapse_limit = 1`` and puts the setting back at once; the planner still picks each join's
+method and which side leads.
 SQLite plans such a query in microseconds and is left alone.
 
 Only for querysets whose joins reach a row's own related rows. A filter's joins come first in the

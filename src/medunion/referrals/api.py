@@ -117,7 +117,8 @@ def list_referrals(request: HttpRequest, filters: Query[ListFilters]):
     if filters.list and actor.is_practitioner:
         qs = queries.listing(actor, filters.list, direction=direction, state=state)
     else:
-        qs = joins_as_written(visible_referrals(actor).select_related(*RELATED)).order_by("-created_at", "-id")
+        qs = joins_as_written(visible_referrals(actor).select_related(*RELATED)).order_by(
+            "-created_at", "-id")
         if direction:
             qs = qs.filter(direction=direction)
         if state:

@@ -35,7 +35,8 @@ def referral_url(referral_id: Any) -> str:
 
 def load_referral(acting: Actor, referral_id: Any) -> Referral:
     """The referral for an action: 404 unless the actor may see it."""
-    referral = joins_as_written(Referral.objects.select_related(*RELATED)).filter(pk=parse_uuid(referral_id)).first()
+    referral = (joins_as_written(Referral.objects.select_related(*RELATED))
+                .filter(pk=parse_uuid(referral_id)).first())
     if referral is None or not can(acting, Action.VIEW_REFERRAL, referral):
         raise NotFound()
     return referral

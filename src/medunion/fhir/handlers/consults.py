@@ -72,7 +72,8 @@ def _codes(values: list[str], system: str, table: dict[Any, str]) -> set[str]:
 
 
 def _consults(actor: Actor) -> QuerySet[Any]:
-    return joins_as_written(visible_consults(actor).select_related(*CONSULT_RELATED)).order_by("-created_at", "-id")
+    return joins_as_written(visible_consults(actor).select_related(*CONSULT_RELATED)).order_by(
+        "-created_at", "-id")
 
 
 def _priority(qs: QuerySet[Any], values: list[str], modifier: str) -> QuerySet[Any]:
