@@ -51,25 +51,32 @@ def listing(actor: Actor, name: str, *, direction: str = "", state: str = "") ->
         return Referral.objects.none()
     me = actor.practitioner_id
     mine_in = Q(target_organisation_id__in=list(actor.org_ids)) | Q(target_practitioner_id=me)
-    base = joins_as_written(visible_referrals(actor).select_related(*RELATED))
+    order: tuple[str, ...]
     if name == "incoming":
-        qs = base.filter(mine_in, state=State.REQUESTED).order_by("-green_channel", "escalate_at", "id")
+        where, order = mine_in & Q(state=State.REQUESTED), ("-green_channel", "escalate_at", "id")
     elif name == "accepted":
-        qs = base.filter(mine_in | Q(receiver_id=me), state__in=[State.ACCEPTED, State.ARRIVED,
-                                                                State.OUTCOME_RETURNED]) \
-            .order_by("appointment_at", "id")
+        where = (mine_in | Q(receiver_id=me)) & Q(state__in=[State.ACCEPTED, State.ARRIVED, State.OUTCOME_RETURNED])
+        order = ("appointment_at", "id")
     elif name == "sent":
-        qs = base.filter(sender_id=me, state__in=list(OPEN_STATES)).order_by("-created_at", "-id")
+        where, order = Q(sender_id=me, state__in=list(OPEN_STATES)), ("-created_at", "-id")
     elif name == "closed":
-        qs = base.filter(Q(sender_id=me) | Q(receiver_id=me) | mine_in,
-                         state__in=[State.DECLINED, State.COMPLETED, State.CANCELLED]).order_by("-created_at", "-id")
+        where = ((Q(sender_id=me) | Q(receiver_id=me) | mine_in)
+                 & Q(state__in=[State.DECLINED, State.COMPLETED, State.CANCELLED]))
+        order = ("-created_at", "-id")
     else:
         raise NotFound()
     if direction in Direction.values:
-        qs = qs.filter(direction=direction)
+        where &= Q(direction=direction)
     if state in State.values:
-        qs = qs.filter(state=state)
-    return qs
+        where &= Q(state=state)
+    # The list's own clause is asked as a subquery on the key, then the visible ones kept. ANDed
+    # beside the visibility clauses (an OR of five, one of them every referral of the care team's
+    # patients), SQLite's planner walked the visibility clauses' indexes instead: on the province a
+    # township GP's incoming list read the referrals of ≈7,000 patients to keep 15 (13 ms a query,
+    # three a page; 0.05 ms this way).
+    listed = Referral.objects.filter(where).values("pk")
+    visible = visible_referrals(actor).filter(pk__in=listed).select_related(*RELATED)
+    return joins_as_written(visible).order_by(*order)
 
 
 def list_page(actor: Actor, qs: QuerySet[Any], *, name: str, limit: int = PAGE_SIZE, offset: int = 0) -> list[Referral]:
