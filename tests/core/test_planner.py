@@ -1,6 +1,6 @@
 """``joins_as_written``: on PostgreSQL the query is planned with ``join_collapse_limit = 1`` and the
 connection's setting is back as it was after it, also when the query fails; on SQLite nothing is
-added. The rows are the same either way."""
+added. The rows are the same either way. ``rows_by_key``: a slice's keys, then its rows."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from medunion.core.planner import RESET, SET, joins_as_written
+from medunion.core.planner import RESET, SET, joins_as_written, rows_by_key
 from medunion.network.models import PracticeSite
 
 PG = connection.vendor == "postgresql"
@@ -86,3 +86,44 @@ def test_a_failing_query_leaves_the_setting_as_it_was(world):
             list(broken)
         assert _setting() == before
     assert _seen_by_the_planner() == "1" and _setting() == before
+
+
+def test_rows_by_key_is_the_slice_in_two_queries(world):
+    plain = list(_sites())
+    assert len(plain) >= 4
+    for start, stop in ((0, 2), (1, 4), (2, 3), (0, len(plain) + 5), (-3, 2)):
+        with CaptureQueriesContext(connection) as ctx:
+            rows = rows_by_key(joins_as_written(_sites()), start, stop)
+        assert [r.pk for r in rows] == [s.pk for s in plain[max(0, start):stop]]
+        # The joined rows came with the second query: reading them asks nothing more.
+        with CaptureQueriesContext(connection) as after:
+            names = [(r.practitioner.name, r.organisation.name) for r in rows]
+        assert names == [(s.practitioner.name, s.organisation.name) for s in plain[max(0, start):stop]]
+        assert not after.captured_queries
+        selects = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("SELECT")]
+        assert len(selects) == 2, selects
+        keys, joined = selects
+        assert " JOIN " not in keys and " LIMIT " in keys, keys
+        assert " JOIN " in joined and " LIMIT " not in joined, joined
+    with CaptureQueriesContext(connection) as ctx:  # past the end: one query, no rows
+        assert rows_by_key(_sites(), len(plain) + 1, len(plain) + 10) == []
+    assert len(ctx.captured_queries) == 1
+
+
+def test_rows_by_key_leaves_out_a_row_that_left_the_list_in_between(world):
+    plain = list(_sites().filter(active=True)[:3])
+    assert len(plain) == 3
+    leaving = plain[1].pk
+    seen: list[str] = []
+
+    def between(execute, sql, params, many, context):  # another clinician's write, just before the rows
+        if " JOIN " in sql and not seen:
+            seen.append(sql)
+            PracticeSite.objects.filter(pk=leaving).update(active=False)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(between):
+        rows = rows_by_key(_sites().filter(active=True), 0, 3)
+    assert len(seen) == 1
+    # The keys held it, the rows query's WHERE no longer does: not shown, the others in order.
+    assert [r.pk for r in rows] == [plain[0].pk, plain[2].pk]

@@ -11,6 +11,10 @@ search took 2–21 ms a query, more than most of them took to run (benchmarks/RE
 method and which side leads.
 SQLite plans such a query in microseconds and is left alone.
 
+:func:`rows_by_key` cuts a page of a joined list in two queries, the page's keys and then its
+rows: both databases join every row the WHERE finds before they sort and cut (SQLite always; on
+the province the reading worklist joined ≈2,500 waiting examinations to keep 51).
+
 Only for querysets whose joins reach a row's own related rows. A filter's joins come first in the
 written order (``select_related`` joins are added when the query is compiled), so a condition on
 one joined table (a case's patient, found by ID number) may still lead the plan; a filter through
@@ -53,6 +57,17 @@ class _JoinsAsWritten(ModelIterable):  # type: ignore[type-arg]
         with connection.cursor() as cursor:
             cursor.execute(RESET)
         yield from rows
+
+
+def rows_by_key(qs: QuerySet[M], start: int, stop: int) -> list[M]:
+    """``list(qs[start:stop])`` in two queries: the keys of that slice (the list's own table, so an
+    index on the WHERE and the order can answer it alone), then those rows with the rows
+    ``select_related`` joins to them, in the same order. The second query keeps the whole WHERE:
+    a row that left the list between the two (claimed, answered) is not shown."""
+    keys = list(qs.values_list("pk", flat=True)[max(0, start):max(0, stop)])
+    if not keys:
+        return []
+    return list(qs.filter(pk__in=keys))
 
 
 def joins_as_written(qs: QuerySet[M]) -> QuerySet[M]:

@@ -75,7 +75,10 @@ class Examination(Entity):
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            models.Index(fields=["hub", "state", "urgency_rank", "submitted_at"], name="exam_worklist"),
+            # Covers the worklist's keys (its WHERE and its order): the page's keys come from the
+            # index alone (diagnostics.queries.list_page, core.planner.rows_by_key).
+            models.Index(fields=["hub", "state", "urgency_rank", "submitted_at", "id", "modality"],
+                         name="exam_worklist"),
             models.Index(fields=["patient", "modality", "body_site", "signed_at"], name="exam_recognition"),
             models.Index(fields=["requester", "state"], name="exam_requester"),
             models.Index(fields=["requesting_organisation", "state"], name="exam_requesting_org"),

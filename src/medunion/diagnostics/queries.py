@@ -26,7 +26,7 @@ from medunion.access.policy import Action, can
 from medunion.audit.actions import Entry, record, record_many
 from medunion.audit.models import Verb
 from medunion.core.errors import NotFound
-from medunion.core.planner import joins_as_written
+from medunion.core.planner import joins_as_written, rows_by_key
 
 from . import machine
 from .models import (
@@ -91,9 +91,13 @@ def listing(actor: Actor, name: str, *, modality: str = "", state: str = "") -> 
 
 def list_page(actor: Actor, qs: QuerySet[Examination], *, name: str, limit: int = PAGE_SIZE,
               offset: int = 0) -> list[Examination]:
-    """Cut a page and record it: one audit row per examination shown, in one batch."""
+    """Cut a page (keys first: ``rows_by_key``) and record it (``record_listed``)."""
     limit = max(1, min(limit, 200))
-    rows = list(qs[max(0, offset):max(0, offset) + limit])
+    return record_listed(actor, rows_by_key(qs, offset, max(0, offset) + limit), name=name)
+
+
+def record_listed(actor: Actor, rows: list[Examination], *, name: str) -> list[Examination]:
+    """One audit row per examination shown, in one batch."""
     record_many(actor, [Entry(action="examination.list", verb=Verb.READ, object_type="diagnostics.examination",
                               object_id=str(e.pk), patient_id=e.patient_id, detail={"list": name}) for e in rows])
     return rows

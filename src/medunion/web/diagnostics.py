@@ -25,6 +25,7 @@ from medunion.access.loaders import access_patient, parse_uuid
 from medunion.access.policy import visible_consortia, visible_organisations
 from medunion.consults.models import Urgency
 from medunion.core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from medunion.core.planner import rows_by_key
 from medunion.diagnostics import actions as da
 from medunion.diagnostics import queries as dq
 from medunion.diagnostics.actions_reading import current_report
@@ -59,8 +60,8 @@ def examinations_page(request: HttpRequest) -> HttpResponse:
     raw = request.GET.get("page", "")
     page = int(raw) if raw.isdigit() and int(raw) > 0 else 1
     offset = (page - 1) * dq.PAGE_SIZE
-    fetched = list(dq.listing(actor, name)[offset:offset + dq.PAGE_SIZE + 1])
-    shown = dq.list_page(actor, fetched[:dq.PAGE_SIZE], name=name)  # type: ignore[arg-type]
+    fetched = rows_by_key(dq.listing(actor, name), offset, offset + dq.PAGE_SIZE + 1)
+    shown = dq.record_listed(actor, fetched[:dq.PAGE_SIZE], name=name)
     critical = list(dq.open_critical(actor)[:20])
     return render(request, "web/diagnostics/list.html", {
         "rows": [{"e": e, "age": age(e.patient.birth_date)} for e in shown], "tab": name, "tabs": TABS,

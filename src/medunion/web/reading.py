@@ -25,6 +25,7 @@ from medunion.audit.actions import Entry, record_many
 from medunion.audit.models import Verb
 from medunion.core import clock
 from medunion.core.errors import NotFound
+from medunion.core.planner import rows_by_key
 from medunion.diagnostics import actions_reading as dr
 from medunion.diagnostics import queries as dq
 from medunion.diagnostics.codes import Modality
@@ -85,8 +86,8 @@ def worklist_context(request: HttpRequest, *, conflict: str = "") -> dict[str, A
         modality = ""
     page = _page_number(request)
     offset = (page - 1) * dq.PAGE_SIZE
-    fetched = list(dq.listing(actor, name, modality=modality)[offset:offset + dq.PAGE_SIZE + 1])
-    shown = dq.list_page(actor, fetched[:dq.PAGE_SIZE], name=name)  # type: ignore[arg-type]
+    fetched = rows_by_key(dq.listing(actor, name, modality=modality), offset, offset + dq.PAGE_SIZE + 1)
+    shown = dq.record_listed(actor, fetched[:dq.PAGE_SIZE], name=name)
     now = clock.now()
     rows = []
     for e in shown:
