@@ -1,14 +1,16 @@
 """``joins_as_written``: on PostgreSQL the query is planned with ``join_collapse_limit = 1`` and the
 connection's setting is back as it was after it, also when the query fails; on SQLite nothing is
-added. The rows are the same either way. ``rows_by_key``: a slice's keys, then its rows."""
+added. The rows are the same either way. ``narrowed``: the same rows as the plain AND, in each
+database's form. ``rows_by_key``: a slice's keys, then its rows."""
 
 from __future__ import annotations
 
 import pytest
 from django.db import DatabaseError, connection, transaction
+from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 
-from medunion.core.planner import RESET, SET, joins_as_written, rows_by_key
+from medunion.core.planner import RESET, SET, joins_as_written, narrowed, rows_by_key
 from medunion.network.models import PracticeSite
 
 PG = connection.vendor == "postgresql"
@@ -127,3 +129,19 @@ def test_rows_by_key_leaves_out_a_row_that_left_the_list_in_between(world):
     assert len(seen) == 1
     # The keys held it, the rows query's WHERE no longer does: not shown, the others in order.
     assert [r.pk for r in rows] == [plain[0].pk, plain[2].pk]
+
+
+def test_narrowed_holds_the_rows_of_the_plain_and(world):
+    sites = list(PracticeSite.objects.order_by("id"))
+    org = sites[0].organisation_id
+    PracticeSite.objects.filter(pk=sites[0].pk).update(active=False, primary=False)  # in the list, not visible
+    visible = PracticeSite.objects.filter(Q(active=True) | Q(primary=True))
+    where = Q(organisation_id=org) | Q(practitioner_id=sites[-1].practitioner_id)
+    plain = sorted(s.pk for s in visible.filter(where))
+    got = narrowed(visible, where)
+    assert sorted(s.pk for s in got) == plain and plain
+    assert sites[0].pk not in plain
+    assert got.count() == len(plain)
+    sql = str(got.query)
+    # SQLite: the list's clause as a subquery on the key; PostgreSQL: the plain AND.
+    assert ("IN (SELECT" in sql) == (not PG), sql

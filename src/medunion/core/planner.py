@@ -11,6 +11,9 @@ search took 2–21 ms a query, more than most of them took to run (benchmarks/RE
 method and which side leads.
 SQLite plans such a query in microseconds and is left alone.
 
+:func:`narrowed` ANDs a list's own clause to a visibility clause in the form each database's
+planner reads by the list's own indexes.
+
 :func:`rows_by_key` cuts a page of a joined list in two queries, the page's keys and then its
 rows: both databases join every row the WHERE finds before they sort and cut (SQLite always; on
 the province the reading worklist joined ≈2,500 waiting examinations to keep 51).
@@ -28,7 +31,7 @@ from collections.abc import Iterator
 from typing import Any, TypeVar
 
 from django.db import DatabaseError, connections
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.db.models.query import ModelIterable
 
 M = TypeVar("M", bound=Model)
@@ -57,6 +60,20 @@ class _JoinsAsWritten(ModelIterable):  # type: ignore[type-arg]
         with connection.cursor() as cursor:
             cursor.execute(RESET)
         yield from rows
+
+
+def narrowed(visible: QuerySet[M], where: Q) -> QuerySet[M]:
+    """``visible.filter(where)``: ``visible`` a visibility clause (an OR of several, one of them an
+    IN over a subquery such as a care team's patients), ``where`` a list's own, narrower clause.
+
+    SQLite's planner reads by the indexes of one OR and took the visibility clause's (on the
+    province, a township GP's incoming referrals: every referral of the care team's ≈7,000
+    patients, 19 ms a query, to keep 15); with the list's clause asked as a subquery on the key it
+    reads by that clause's indexes (0.8 ms). PostgreSQL does so with the plain AND (0.9 ms) and
+    scanned the whole table with the subquery form (45 ms), so each database gets its own."""
+    if connections[visible.db].vendor == "sqlite":
+        return visible.filter(pk__in=visible.model._default_manager.filter(where).values("pk"))
+    return visible.filter(where)
 
 
 def rows_by_key(qs: QuerySet[M], start: int, stop: int) -> list[M]:
