@@ -154,3 +154,34 @@ def test_patient_sees_audit_about_themselves_only(world):
                                           ("610424100201", "610424100201")])
 def test_region_prefix(code, prefix):
     assert region_prefix(code) == prefix
+
+
+def test_the_specialties_are_asked_once_per_actor_and_afresh_for_the_next(world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from medunion.access.diagnostics import holds_senior_title, reader_modalities
+    from medunion.access.policy import consult_pool_scope, practitioner_specialties
+    from medunion.network.models import Practitioner, PractitionerSpecialty
+
+    reader = world.actor("hub_radiologist")
+    with CaptureQueriesContext(connection) as ctx:
+        for _ in range(3):
+            assert practitioner_specialties(reader) == {"radiology"}
+            assert "CT" in reader_modalities(reader)
+            consult_pool_scope(reader)
+            assert holds_senior_title(reader) is False
+    asked = [q["sql"] for q in ctx.captured_queries]
+    assert sum("network_practitionerspecialty" in sql for sql in asked) == 1, asked
+    assert sum('FROM "network_practitioner"' in sql for sql in asked) == 1, asked
+    assert reader_modalities(reader.via("api")) == reader_modalities(reader)  # a copy shares what was asked
+
+    # A change counts from the next actor on (the next request): the policy's own rule.
+    PractitionerSpecialty.objects.filter(practitioner_id=reader.practitioner_id).delete()
+    Practitioner.objects.filter(pk=reader.practitioner_id).update(title="chief")
+    assert "CT" in reader_modalities(reader) and holds_senior_title(reader) is False
+    fresh = world.actor("hub_radiologist")
+    assert reader_modalities(fresh) == frozenset() and practitioner_specialties(fresh) == frozenset()
+    assert holds_senior_title(fresh) is True
+    # Not part of who the actor is: the two compare equal and hash alike.
+    assert fresh == reader and hash(fresh) == hash(reader)

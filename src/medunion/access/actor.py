@@ -1,15 +1,22 @@
-"""Who is acting: built afresh for every request, so role and team changes take effect at once."""
+"""Who is acting: built afresh for every request, so role and team changes take effect at once.
+
+What the policy looks up about the actor more than once in a request (a clinician's specialties:
+six times on the reading worklist) is kept in the actor's ``memo`` for the actor's life (one
+request, one command); ``remembered`` fills it."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
 
     from medunion.accounts.models import User
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,8 @@ class Actor:
     led_team_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
     coordinated_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
     system: bool = False
+    # Not part of who the actor is (equality, hash); shared by the copies ``via`` makes.
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @property
     def is_practitioner(self) -> bool:
@@ -45,6 +54,14 @@ class Actor:
 
     def via(self, surface: str) -> Actor:
         return replace(self, surface=surface)
+
+
+def remembered(actor: Actor, key: str, look_up: Callable[[], T]) -> T:
+    """``look_up()`` once per actor: later calls with the same key return what it gave. Only for
+    facts about the actor themselves that a request does not change (their specialties, title)."""
+    if key not in actor.memo:
+        actor.memo[key] = look_up()
+    return actor.memo[key]  # type: ignore[no-any-return]
 
 
 ANONYMOUS = Actor(user_id=None, username="", display="anonymous", role="anonymous")

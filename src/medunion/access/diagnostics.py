@@ -18,8 +18,15 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from .actor import Actor
-from .policy import Action, _live_care_team, coordinates, relationship_to, sees_figures
+from .actor import Actor, remembered
+from .policy import (
+    Action,
+    _live_care_team,
+    coordinates,
+    practitioner_specialties,
+    relationship_to,
+    sees_figures,
+)
 
 
 @dataclass(frozen=True)
@@ -31,17 +38,12 @@ class ExaminationStep:
 
 
 def reader_modalities(actor: Actor) -> frozenset[str]:
-    """The modalities this clinician's specialties read (cached per actor object is not possible:
-    the actor is frozen; one query)."""
+    """The modalities this clinician's specialties read."""
     from medunion.diagnostics.codes import modalities_read_by
-    from medunion.network.models import PractitionerSpecialty
 
     if not actor.is_practitioner:
         return frozenset()
-    assert actor.practitioner_id is not None  # is_practitioner
-    specialties = set(PractitionerSpecialty.objects.filter(practitioner_id=actor.practitioner_id)
-                      .values_list("specialty", flat=True))
-    return frozenset(modalities_read_by(specialties))
+    return frozenset(modalities_read_by(practitioner_specialties(actor)))
 
 
 def worklist_q(actor: Actor, modalities: frozenset[str] | None = None) -> Q | None:
@@ -101,8 +103,8 @@ def holds_senior_title(actor: Actor) -> bool:
     from medunion.diagnostics.states import SENIOR_TITLES
     from medunion.network.models import Practitioner
 
-    return actor.practitioner_id is not None and Practitioner.objects.filter(
-        pk=actor.practitioner_id, title__in=list(SENIOR_TITLES)).exists()
+    return actor.practitioner_id is not None and remembered(actor, "senior", Practitioner.objects.filter(
+        pk=actor.practitioner_id, title__in=list(SENIOR_TITLES)).exists)
 
 
 def examination_roles(actor: Actor, exam: Any) -> frozenset[str]:

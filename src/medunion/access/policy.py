@@ -18,7 +18,7 @@ from django.db.models import Q, QuerySet
 from medunion.core import clock
 from medunion.core.errors import NotFound, PermissionDenied
 
-from .actor import Actor
+from .actor import Actor, remembered
 
 CLINICAL_ROLES = {"practitioner"}
 NETWORK_ROLES = {"practitioner", "coordinator", "commission", "secadmin"}
@@ -239,15 +239,25 @@ class ConsultStep:
     event: str
 
 
+def practitioner_specialties(actor: Actor) -> frozenset[str]:
+    """The clinician's specialties (one query per actor: ``remembered``)."""
+    from medunion.network.models import PractitionerSpecialty
+
+    me = actor.practitioner_id
+    if not actor.is_practitioner or me is None:
+        return frozenset()
+    return remembered(actor, "specialties", lambda: frozenset(
+        PractitionerSpecialty.objects.filter(practitioner_id=me).values_list("specialty", flat=True)))
+
+
 def consult_pool_scope(actor: Actor) -> ConsultPoolScope:
     from medunion.network.codes import TIER_RANK
-    from medunion.network.models import PracticeSite, PractitionerSpecialty
+    from medunion.network.models import PracticeSite
 
     me = actor.practitioner_id
     if not actor.is_practitioner or me is None:
         return ConsultPoolScope(None, frozenset(), {})
-    specialties = frozenset(PractitionerSpecialty.objects.filter(practitioner_id=me)
-                            .values_list("specialty", flat=True))
+    specialties = practitioner_specialties(actor)
     ranks: dict[uuid.UUID, int] = {}
     if specialties:
         sites = PracticeSite.objects.filter(practitioner_id=me, active=True,
