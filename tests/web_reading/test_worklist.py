@@ -105,6 +105,26 @@ def test_claiming_opens_the_editor_and_moves_the_row_to_mine(dw):
     assert "claimed by 赵明" in colleague and "data-claim=" not in colleague
 
 
+def test_the_claim_form_on_the_worklist_posts_back_what_the_claim_reads(dw):
+    exam = uploaded_ct(dw, slices=1)
+    reader = client("hub_radiologist")
+    body = page(reader.get("/reading"))
+    form = re.search(rf'<form method="post" action="/reading/{exam.pk}/claim"[^>]*>(.*?)</form>', body, re.S)
+    assert form is not None, body
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form.group(1)))
+    prefix = f"c{exam.pk.hex[:8]}"
+    assert {f"{prefix}-once", f"{prefix}-version", "csrfmiddlewaretoken"} <= set(fields), fields
+    assert fields[f"{prefix}-version"] == str(exam.version) and len(fields[f"{prefix}-once"]) == 32
+    # Posted back as the page gave them: claimed; a second page gives a new once token.
+    response = reader.post(f"/reading/{exam.pk}/claim", fields)
+    assert response.status_code == 302 and response["Location"] == f"/examinations/{exam.pk}/report"
+    exam.refresh_from_db()
+    assert exam.state == "in_reading" and exam.reader_id == dw.pid("hub_radiologist")
+    other = uploaded_ct(dw, slices=1, body_site="neck")
+    again = page(reader.get("/reading"))
+    assert fields[f"{prefix}-once"] not in again and f"c{other.pk.hex[:8]}-once" in again
+
+
 def test_a_lost_claim_race_names_who_claimed_first(dw):
     exam = uploaded_ct(dw, slices=1)
     first, second = client("hub_radiologist"), client("hub_radiologist_b", "zh-hans")

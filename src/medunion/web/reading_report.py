@@ -45,6 +45,7 @@ from .reading_forms import (
     ClaimForm,
     SecondReadForm,
     SignForm,
+    claim_prefix,
     report_initial,
     rows_for,
 )
@@ -78,7 +79,7 @@ def _forms(actor: Any, view: dq.ExaminationView, bound: dict[str, Any]) -> dict[
         make("report", SignForm, report_initial(view.draft), rows=rows_for(view.draft))
         make("release", StepForm)
     elif exam.state == State.AWAITING and Role.HUB_READER in roles:
-        make("claim", ClaimForm, prefix=f"c{exam.pk.hex[:8]}")
+        make("claim", ClaimForm, prefix=claim_prefix(exam.pk))
     elif exam.state == State.REPORTED and view.current is not None:
         current = view.current
         if "addendum" in view.acts:
