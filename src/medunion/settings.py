@@ -151,13 +151,14 @@ else:
     MEDUNION_DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            # Django's SQLite backend, with writers taking turns through a lock file.
+            "ENGINE": "medunion.core.sqlite_backend",
             "NAME": env("MEDUNION_SQLITE_PATH", str(MEDUNION_DATA_DIR / "medunion.sqlite3")),
             # Each server thread keeps its connection: opening one (and its PRAGMAs) cost more
             # than a whole FHIR read (benchmarks/README.md, FHIR throughput).
             "CONN_MAX_AGE": env_int("MEDUNION_SQLITE_CONN_MAX_AGE", 600),
             "OPTIONS": {
-                # WAL and foreign keys are switched on per connection in medunion.core.apps.
+                # WAL, on every connection (init_command); foreign keys are on in Django's backend.
                 "timeout": 20,
                 "transaction_mode": "IMMEDIATE",
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.db import connections
 from django.utils.translation import gettext as _
 
 import medunion
@@ -68,8 +69,8 @@ class Database:
 
 def database_from_settings() -> Database:
     db = settings.DATABASES["default"]
-    vendor = db["ENGINE"].rsplit(".", 1)[-1]
-    if vendor == "sqlite3":
+    vendor = connections["default"].vendor  # the backend's own name for its database
+    if vendor == "sqlite":
         return Database(sqlite.KIND, path=Path(db["NAME"]))
     if vendor == "postgresql":
         return Database(postgres.KIND, params=postgres.connection_params(dict(db)))
