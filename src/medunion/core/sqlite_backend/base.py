@@ -4,9 +4,10 @@ SQLite lets one writer at a time into the database. Transactions here begin ``IM
 (settings), so a writer asks for that lock at ``BEGIN``; one that finds it taken sleeps in SQLite's
 busy handler and asks again, after 1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50 and then every 100 ms.
 A writer that has waited a third of a second asks only ten times a second, and writers arriving
-meanwhile, asking after 1 ms, take the lock first. On the province under the mixed load a page's
-audit row waited up to 2.4 s for a lock that no one held longer than 1 s (benchmarks/README.md,
-"Writers taking turns").
+meanwhile, asking after 1 ms, take the lock first. Under the mixed load on the province the
+longest wait for the lock in a 30 s step was 180 ms to 2.4 s (four runs), with no transaction
+holding it longer than 0.7 s; with the turns below, 157–362 ms (benchmarks/README.md, "Writers
+taking turns").
 
 Here a writer first takes an exclusive ``flock`` on ``<database>.writers`` (the same file for every
 process and thread using the database), then begins; commit or rollback gives it back. A writer
