@@ -1,7 +1,9 @@
 """medunion.core.sqlite_backend: a writer holds ``<database>.writers`` from BEGIN to the end of its
 transaction (commit, rollback, a failed commit's rollback, close), a second writer waits for it and
-then goes, gives up with "database is locked" after the configured timeout, and an in-memory
-database takes no lock. On temporary database files, whatever the suite's own database is."""
+then goes, gives up with "database is locked" after the configured timeout; an in-memory database
+takes no lock, a lock file that cannot be opened leaves the writes to SQLite's own lock (with one
+warning), and the file is as readable as the database. On temporary database files, whatever the
+suite's own database is."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ def wrapper(path: str, timeout: float = 5.0):
 
 def taken(path: str) -> bool:
     """Whether someone holds the writers' lock (asked through a descriptor of our own)."""
-    fd = os.open(f"{path}.writers", os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(f"{path}.writers", os.O_RDONLY | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -139,3 +141,36 @@ def test_an_in_memory_database_takes_no_lock(tmp_path, monkeypatch):
     begin(conn)
     conn.rollback()
     assert not list(tmp_path.iterdir())
+
+
+def test_without_its_lock_file_a_writer_still_writes_and_a_warning_says_so(dbfile, caplog):
+    os.mkdir(f"{dbfile}.writers")  # a directory where the lock file would be: it cannot be opened
+    conn = wrapper(dbfile)
+    with caplog.at_level("WARNING", logger="medunion.core.sqlite_backend.base"):
+        for _ in range(2):
+            begin(conn)
+            with conn.cursor() as cur:
+                cur.execute("INSERT INTO t (parent) VALUES (NULL)")
+            conn.commit()
+    assert [r.getMessage() for r in caplog.records].count(
+        f"writers take no turns: {dbfile}.writers cannot be opened (Is a directory)") == 1
+    with conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM t")
+        assert cur.fetchone()[0] == 2
+    conn.close()
+
+
+def test_the_lock_file_is_as_readable_as_the_database_and_a_read_only_one_serves(dbfile):
+    assert not os.path.exists(f"{dbfile}.writers")  # made by the first transaction
+    conn = wrapper(dbfile)
+    begin(conn)
+    conn.rollback()
+    assert os.stat(f"{dbfile}.writers").st_mode & 0o777 == os.stat(dbfile).st_mode & 0o777
+    conn.close()
+    os.chmod(f"{dbfile}.writers", 0o444)  # made by another account: we may only read it
+    other = wrapper(dbfile)
+    begin(other)
+    assert taken(dbfile)
+    other.commit()
+    assert not taken(dbfile)
+    other.close()

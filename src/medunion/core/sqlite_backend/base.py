@@ -13,12 +13,16 @@ Here a writer first takes an exclusive ``flock`` on ``<database>.writers`` (the 
 process and thread using the database), then begins; commit or rollback gives it back. A writer
 finding it taken asks again every millisecond, so the lock passes on as soon as it is free. The
 database's own lock is then always free at ``BEGIN``. Writes outside a transaction and
-in-memory databases (tests' default) are left to SQLite's lock alone.
+in-memory databases (tests' default) are left to SQLite's lock alone, and so is every write when
+the lock file cannot be opened (a warning says so once): the turns make waiting fair, SQLite's own
+lock keeps writes apart either way. The file is opened read-only (``flock`` needs no more), so an
+account that may read the database directory may take its turn whoever created the file.
 """
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import time
 from typing import Any
@@ -27,6 +31,8 @@ from django.db.backends.sqlite3 import base
 from django.db.utils import OperationalError
 
 POLL_SECONDS = 0.001
+log = logging.getLogger(__name__)
+_warned: set[str] = set()
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -46,7 +52,14 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if self._writers_fd is None or self._writers_pid != os.getpid():
             # A forked process (a server worker) opens its own: a lock taken through a descriptor
             # inherited from the parent would be the parent's lock as well.
-            self._writers_fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                self._writers_fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError as exc:
+                if path not in _warned:
+                    _warned.add(path)
+                    log.warning("writers take no turns: %s cannot be opened (%s)", path, exc.strerror)
+                self._writers_fd = None
+                return
             self._writers_pid = os.getpid()
         timeout = float(self.settings_dict.get("OPTIONS", {}).get("timeout", 5))
         deadline = time.monotonic() + timeout
