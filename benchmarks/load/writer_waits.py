@@ -8,10 +8,10 @@ start, commit and rollback) with a summary of what the workers wrote:
         .venv/bin/python benchmarks/mixed_load.py --configs 2x4 --rates 8 --seconds 30
     .venv/bin/python benchmarks/load/writer_waits.py <dir>
 
-The figures before the writers' lock (Django's own SQLite backend) come from this file run
-against the commit before it. A *wait* is the time from asking to begin a transaction (``BEGIN IMMEDIATE``, and the writers'
-lock before it) to having begun; a *hold* is the time from having begun to the end of the
-commit or rollback, with the code that began it. Only those of 20 ms or more are written.
+The figures before the writers' lock (Django's own SQLite backend) come from this file run against
+the commit before it. A *wait* is the time from asking to begin a transaction (``BEGIN IMMEDIATE``,
+and the writers' lock before it) to having begun; a *hold* is the time from having begun to the end
+of the commit or rollback, with the code that began it. Only those of 20 ms or more are written.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ def post_fork(server: Any, worker: Any) -> None:
     # copied into an older checkout measures that).
     base = import_module(settings.DATABASES["default"]["ENGINE"] + ".base")
 
-    out = open(Path(os.environ["MEDUNION_WRITER_WAITS"]) / f"waits-{os.getpid()}.log", "a", buffering=1)  # noqa: SIM115
+    log_path = Path(os.environ["MEDUNION_WRITER_WAITS"]) / f"waits-{os.getpid()}.log"
+    out = open(log_path, "a", buffering=1)  # noqa: SIM115  (open for the worker's life)
     local = threading.local()
     begin, commit, rollback = (base.DatabaseWrapper._start_transaction_under_autocommit,
                                base.DatabaseWrapper._commit, base.DatabaseWrapper._rollback)
@@ -82,8 +83,9 @@ def summary(folder: Path) -> None:
     for name, values in (("waits", waits), ("holds", holds)):
         values.sort()
         if values:
-            print(f"{name} of {THRESHOLD_MS:.0f} ms or more: {len(values)}; median {values[len(values) // 2]:.0f} ms, "
-                  f"p90 {values[int(len(values) * 0.9)]:.0f} ms, longest {values[-1]:.0f} ms")
+            median, p90 = values[len(values) // 2], values[int(len(values) * 0.9)]
+            print(f"{name} of {THRESHOLD_MS:.0f} ms or more: {len(values)}; median {median:.0f} ms, "
+                  f"p90 {p90:.0f} ms, longest {values[-1]:.0f} ms")
         else:
             print(f"{name} of {THRESHOLD_MS:.0f} ms or more: none")
     for place, count in where.most_common(5):

@@ -134,7 +134,8 @@ def test_rows_by_key_leaves_out_a_row_that_left_the_list_in_between(world):
 def test_narrowed_holds_the_rows_of_the_plain_and(world):
     sites = list(PracticeSite.objects.order_by("id"))
     org = sites[0].organisation_id
-    PracticeSite.objects.filter(pk=sites[0].pk).update(active=False, primary=False)  # in the list, not visible
+    # In the list, not visible:
+    PracticeSite.objects.filter(pk=sites[0].pk).update(active=False, primary=False)
     visible = PracticeSite.objects.filter(Q(active=True) | Q(primary=True))
     where = Q(organisation_id=org) | Q(practitioner_id=sites[-1].practitioner_id)
     plain = sorted(s.pk for s in visible.filter(where))

@@ -55,7 +55,8 @@ def listing(actor: Actor, name: str, *, direction: str = "", state: str = "") ->
     if name == "incoming":
         where, order = mine_in & Q(state=State.REQUESTED), ("-green_channel", "escalate_at", "id")
     elif name == "accepted":
-        where = (mine_in | Q(receiver_id=me)) & Q(state__in=[State.ACCEPTED, State.ARRIVED, State.OUTCOME_RETURNED])
+        where = ((mine_in | Q(receiver_id=me))
+                 & Q(state__in=[State.ACCEPTED, State.ARRIVED, State.OUTCOME_RETURNED]))
         order = ("appointment_at", "id")
     elif name == "sent":
         where, order = Q(sender_id=me, state__in=list(OPEN_STATES)), ("-created_at", "-id")
