@@ -1,0 +1,176 @@
+"""core.statements: a queryset compiled once per connection gives exactly the ORM's rows, for every
+shape of its values; what cannot be compiled safely is refused or run through the ORM."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.db import connection, connections
+from django.db.models import Q
+from django.test.utils import CaptureQueriesContext
+
+from medunion.access.actor import Actor
+from medunion.access.models import BreakGlassGrant
+from medunion.access.policy import clinician_patients, clinician_terms, relationship_to, visible_patients
+from medunion.audit.actions import Entry, record_many
+from medunion.audit.models import AuditEvent, Verb
+from medunion.audit.verify import verify_chain
+from medunion.core import clock
+from medunion.core.statements import _CACHE_ATTR, Insert, Statement, StatementError
+from medunion.network.models import Organisation, Region
+from medunion.patients.models import Patient
+
+
+def _fields(p: Patient) -> tuple:
+    return (p.pk, p.name, p.id_number, p.phone, p.birth_date, p.registered_at_id, p.region_id,
+            p.registered_at.name if p.registered_at_id else None, p.region.name if p.region_id else None)
+
+
+def test_models_with_related_objects_equal_the_orm(world):
+    stmt = Statement(lambda pk: Patient.objects.select_related("region", "registered_at").filter(pk=pk))
+    for p in Patient.objects.all():
+        got = stmt.first(p.pk)
+        want = Patient.objects.select_related("region", "registered_at").get(pk=p.pk)
+        assert _fields(got) == _fields(want)  # the ID number and phone decrypted, the joins filled
+        assert got._state.adding is False and got._state.db == "default"
+    assert stmt.first(uuid.uuid4()) is None
+
+
+def test_values_lists_equal_the_orm(world):
+    with_patients = list(dict.fromkeys(Patient.objects.order_by("pk").values_list("registered_at_id", flat=True)))
+    orgs = (with_patients + list(Organisation.objects.exclude(pk__in=with_patients).values_list("pk", flat=True)))[:5]
+    pairs = Statement(lambda ids: Patient.objects.filter(registered_at_id__in=ids).order_by("pk")
+                      .values_list("pk", "registered_at_id"))
+    flat = Statement(lambda ids: Patient.objects.filter(registered_at_id__in=ids).order_by("pk")
+                     .values_list("pk", flat=True))
+    for n in (0, 1, 2, 5):  # each length its own compiled SQL; 0 matches nothing
+        want = list(Patient.objects.filter(registered_at_id__in=orgs[:n]).order_by("pk")
+                    .values_list("pk", "registered_at_id"))
+        assert pairs.all(orgs[:n]) == want
+        assert flat.all(orgs[:n]) == [p for p, _o in want]
+    assert pairs.all(orgs[:2]) and not pairs.all([])  # the data set gives both answers
+
+
+def test_compiled_once_per_connection_and_shape(world):
+    calls = []
+
+    def build(pk):
+        calls.append(pk)
+        return Patient.objects.filter(pk=pk)
+
+    stmt = Statement(build)
+    patients = list(Patient.objects.all()[:3])
+    for p in patients:
+        assert stmt.exists(p.pk)
+    assert len(calls) == 1 and calls[0] not in {p.pk for p in patients}  # compiled with a stand-in
+    with CaptureQueriesContext(connection) as ctx:
+        assert not stmt.exists(uuid.uuid4())
+    assert len(ctx.captured_queries) == 1  # one statement, through Django's cursor (logged, counted)
+    assert any(key[0] is stmt for key in connections["default"].__dict__[_CACHE_ATTR])
+
+
+def test_none_and_booleans_are_part_of_the_shape(world):
+    stmt = Statement(lambda region: Organisation.objects.filter(region_id=region).order_by("pk")
+                     .values_list("pk", flat=True))
+    region = Organisation.objects.exclude(region_id=None).values_list("region_id", flat=True).first()
+    assert stmt.all(region) == list(Organisation.objects.filter(region_id=region).order_by("pk")
+                                     .values_list("pk", flat=True))
+    assert stmt.all(None) == list(Organisation.objects.filter(region_id=None).order_by("pk")
+                                   .values_list("pk", flat=True))  # IS NULL, not "= NULL"
+
+
+def test_times_are_parameters_in_the_database_form(world):
+    p = world.patients["patient_a"]
+    actor = world.actor("outsider")
+    now = clock.now()
+    BreakGlassGrant.objects.create(user_id=actor.user_id, patient=p, reason="test", expires_at=now + dt.timedelta(
+        minutes=5))
+    stmt = Statement(lambda user, pk, at: BreakGlassGrant.objects.filter(user_id=user, patient_id=pk,
+                                                                          expires_at__gt=at))
+    assert stmt.exists(actor.user_id, p.pk, now)
+    assert not stmt.exists(actor.user_id, p.pk, now + dt.timedelta(minutes=6))
+    assert relationship_to(actor, p.pk) == "break_glass"
+
+
+def test_a_transformed_value_is_refused():
+    stmt = Statement(lambda text: Region.objects.filter(name__icontains=text))
+    with pytest.raises(StatementError):
+        stmt.compile("all", ["西安"])
+
+
+def test_values_that_cannot_be_compiled_run_through_the_orm(world):
+    region = Region.objects.first()
+    mixed = Statement(lambda codes: Region.objects.filter(code__in=codes).values_list("code", flat=True))
+    assert mixed.all([region.code, 7]) == [region.code]  # a mixed list: not compiled, still answered
+    long = [region.code] + [f"x{i}" for i in range(40)]
+    assert mixed.all(long) == [region.code]
+    odd = Statement(lambda level: Region.objects.filter(level=level).values_list("code", flat=True))
+    assert sorted(odd.all(Decimal(region.level))) == sorted(Region.objects.filter(level=region.level)
+                                                            .values_list("code", flat=True))
+    assert not any(key[0] in (mixed, odd) for key in connections["default"].__dict__.get(_CACHE_ATTR, {}))
+
+
+def test_each_thread_compiles_on_its_own_connection(world):
+    stmt = Statement(lambda pk: Patient.objects.filter(pk=pk))
+    p = world.patients["patient_a"]
+    assert stmt.exists(p.pk)
+    seen = {}
+
+    def other():
+        seen["cache"] = dict(connections["default"].__dict__.get(_CACHE_ATTR, {}))
+        connections.close_all()
+
+    t = threading.Thread(target=other)
+    t.start()
+    t.join()
+    assert not any(key[0] is stmt for key in seen["cache"])
+
+
+def test_the_policy_through_statements_equals_the_orm(world):
+    """relationship_to and the clinician's patients, compiled, against the same rules written out
+    with the ORM for every persona and patient."""
+    now = clock.now()
+    for name in world.users:
+        actor: Actor = world.actor(name)
+        if not actor.is_practitioner:
+            continue
+        terms = clinician_terms(actor)
+        assert set(visible_patients(actor).values_list("pk", flat=True)) == set(
+            clinician_patients(*terms).values_list("pk", flat=True))
+        for p in Patient.objects.all():
+            care = p.care_team.filter(Q(until__isnull=True) | Q(until__gt=now)).filter(
+                Q(practitioner_id=actor.practitioner_id) | Q(team_id__in=list(actor.team_ids))).exists()
+            own = p.registered_at_id in actor.org_ids
+            glass = BreakGlassGrant.objects.filter(user_id=actor.user_id, patient=p, expires_at__gt=now).exists()
+            want = "care_team" if care else "same_organisation" if own else "break_glass" if glass else None
+            assert relationship_to(actor, p.pk) == want, (name, p.name)
+
+
+def test_insert_stores_what_bulk_create_stores(world):
+    actor = world.actor("village_doctor_a")
+    p = world.patients["patient_a"]
+    entries = [Entry(action="test.insert", verb=Verb.READ, object_type="patients.patient", object_id=str(p.pk),
+                     patient_id=p.pk, detail={"n": i, "名": "张"}) for i in range(3)]
+    with CaptureQueriesContext(connection) as ctx:
+        rows = record_many(actor, entries)
+    inserts = [q for q in ctx.captured_queries if q["sql"].upper().startswith("INSERT")]
+    assert len(inserts) == 1  # three rows, one statement
+    assert all(r.seq for r in rows) and len({r.seq for r in rows}) == 3
+    for row in rows:
+        stored = AuditEvent.objects.get(seq=row.seq)
+        assert (stored.uid, stored.at, stored.actor_id, stored.patient_id, stored.detail, stored.hash) == (
+            row.uid, row.at, row.actor_id, row.patient_id, row.detail, row.hash)
+        assert stored.compute_hash() == stored.hash
+    assert [r.seq for r in rows] == sorted(r.seq for r in rows)
+    assert verify_chain().ok
+
+
+def test_insert_falls_back_for_rows_with_keys(world):
+    insert = Insert(Region)
+    region = Region(code="999999999999", name="测试村", level=5)
+    insert([region])
+    assert Region.objects.filter(code="999999999999").exists()
