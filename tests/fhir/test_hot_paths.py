@@ -4,6 +4,8 @@ what they serve is still valid FHIR with exactly one audit row in the chain per 
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -12,7 +14,11 @@ from medunion.access.loaders import access_patient
 from medunion.access.policy import Action, can, relationship_to
 from medunion.audit.models import AuditEvent
 from medunion.audit.verify import verify_chain
-from tests.fhir.conftest import get, validate
+from medunion.patients.actions import PatientInput, register_patient
+from medunion.patients.identity import make_resident_id
+from medunion.patients.models import Patient
+from tests.fhir.conftest import get, ids, validate
+from tests.world import VILLAGE_A
 
 RESIDENT_ID = "urn:oid:2.16.156.10011.1.3"
 # PostgreSQL takes the audit chain's advisory lock in one more statement.
@@ -75,3 +81,39 @@ def test_viewing_is_the_relationship(world):
             assert can(actor, Action.VIEW_PATIENT, patient) == related, (persona, key)
             if related:
                 assert access_patient(actor, patient.pk, audit=False).pk == patient.pk
+
+
+def test_identifier_search_answers_as_the_general_search(world, bearer_for):
+    """A clinician's search by identifier alone takes its own compiled path; with a second
+    parameter that matches every patient (``_id`` of them all) the general path answers. Both give
+    the same patients, totals and links, for every clinician, one number, several, an unknown one,
+    and pages of one."""
+    for persona, seq, day in (("village_doctor_a", 33, 2), ("village_doctor_b", 45, 9), ("cardiologist_tertiary", 57, 21)):
+        register_patient(acting=world.actor(persona), data=PatientInput(
+            name=f"患者{seq}", id_number=make_resident_id("610424", dt.date(1970, 5, day), seq, male=True),
+            region_code=VILLAGE_A))
+    numbers = {p.pk: p.id_number for p in Patient.objects.all() if p.id_number}
+    every = ",".join(str(pk) for pk in numbers)
+    assert len(numbers) >= 3
+    ordered = list(numbers.values())
+    searches = [{"identifier": f"{RESIDENT_ID}|{n}"} for n in ordered]
+    searches += [{"identifier": ",".join(ordered)}, {"identifier": "110101199001011234"},
+                 {"identifier": ",".join(ordered), "_count": "1"},
+                 {"identifier": ",".join(ordered), "_count": "1", "_offset": "1"},
+                 {"identifier": ",".join(ordered), "_count": "1", "_total": "none"},
+                 {"identifier": ",".join(ordered), "_count": "2", "_offset": "9"}]
+    compared = 0
+    for persona, user in world.users.items():
+        if not actor_for(user).is_practitioner:
+            continue
+        c = bearer_for(persona)
+        for query in searches:
+            fast = get(c, "Patient", **query)
+            general = get(c, "Patient", **query, _id=every)
+            assert fast[0] == general[0] == 200, (persona, query)
+            assert ids(fast[1]) == ids(general[1]), (persona, query)
+            assert fast[1].get("total") == general[1].get("total"), (persona, query)
+            assert ([link["relation"] for link in fast[1]["link"]]
+                    == [link["relation"] for link in general[1]["link"]]), (persona, query)
+            compared += bool(ids(fast[1]))
+    assert compared >= 5  # some clinicians do find patients

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from medunion.core.statements import Statement
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
 
@@ -73,10 +75,28 @@ def system_actor(name: str, *, on_behalf_of: str = "") -> Actor:
                  surface="cli", purpose="operations", on_behalf_of=on_behalf_of, system=True)
 
 
+def _places(practitioner_id: uuid.UUID) -> Any:
+    from medunion.network.models import PracticeSite
+
+    return (PracticeSite.objects.filter(practitioner_id=practitioner_id, active=True, organisation__active=True)
+            .values_list("organisation_id", "organisation__memberships__consortium_id"))
+
+
+def _teams(practitioner_id: uuid.UUID) -> Any:
+    from medunion.network.models import TeamMember
+
+    return TeamMember.objects.filter(practitioner_id=practitioner_id, team__active=True).values_list("team_id", "role")
+
+
+# Asked on every request of a clinician (core.statements: compiled once per connection).
+_PLACES = Statement(_places)
+_TEAMS = Statement(_teams)
+
+
 def actor_for(user: User | AnonymousUser | None, surface: str = "page") -> Actor:
     if user is None or not user.is_authenticated or not user.is_active:
         return ANONYMOUS
-    from medunion.network.models import CoordinatorAssignment, PracticeSite, TeamMember
+    from medunion.network.models import CoordinatorAssignment
 
     org_ids: frozenset[uuid.UUID] = frozenset()
     consortium_ids: frozenset[uuid.UUID] = frozenset()
@@ -86,13 +106,10 @@ def actor_for(user: User | AnonymousUser | None, surface: str = "page") -> Actor
     if user.role == "practitioner" and user.practitioner_id:
         # The organisations and their consortia in one query (a LEFT JOIN: an organisation in
         # no consortium still counts); this runs on every request.
-        places = list(PracticeSite.objects.filter(practitioner_id=user.practitioner_id, active=True,
-                                                  organisation__active=True)
-                      .values_list("organisation_id", "organisation__memberships__consortium_id"))
+        places = _PLACES.all(user.practitioner_id)
         org_ids = frozenset(o for o, _c in places)
         consortium_ids = frozenset(c for _o, c in places if c is not None)
-        memberships = list(TeamMember.objects.filter(practitioner_id=user.practitioner_id, team__active=True)
-                           .values_list("team_id", "role"))
+        memberships = _TEAMS.all(user.practitioner_id)
         team_ids = frozenset(t for t, _ in memberships)
         led = frozenset(t for t, r in memberships if r == "lead")
     elif user.role == "coordinator":

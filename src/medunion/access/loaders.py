@@ -14,6 +14,7 @@ from medunion.audit.actions import record
 from medunion.audit.models import Outcome, Verb
 from medunion.core.errors import NotFound, PermissionDenied
 from medunion.core.planner import joins_as_written
+from medunion.core.statements import Statement
 
 from .actor import Actor
 from .policy import (
@@ -35,6 +36,15 @@ def parse_uuid(value: Any) -> uuid.UUID:
         raise NotFound() from exc
 
 
+def _patient(pk: uuid.UUID) -> Any:
+    from medunion.patients.models import Patient
+
+    return Patient.objects.select_related("region", "registered_at").filter(pk=pk)  # no ORDER BY: by key
+
+
+_PATIENT = Statement(_patient)  # every read of a patient (core.statements)
+
+
 def access_patient(actor: Actor, patient_id: Any, action: Action = Action.VIEW_PATIENT, *,
                    audit: bool = True, audit_action: str = "patient.read") -> Any:
     from medunion.patients.models import Patient
@@ -43,10 +53,7 @@ def access_patient(actor: Actor, patient_id: Any, action: Action = Action.VIEW_P
     relation = relationship_to(actor, pid)
     patient = None
     if relation:
-        try:  # get(), not first(): no ORDER BY on a primary-key lookup
-            patient = Patient.objects.select_related("region", "registered_at").get(pk=pid)
-        except Patient.DoesNotExist:
-            pass
+        patient = _PATIENT.first(pid)
     if patient is None:
         if audit and actor.user_id is not None and Patient.objects.filter(pk=pid).exists():
             # A refused look at a real patient is itself worth recording.

@@ -17,6 +17,7 @@ from django.db.models import Q, QuerySet
 
 from medunion.core import clock
 from medunion.core.errors import NotFound, PermissionDenied
+from medunion.core.statements import Statement
 
 from .actor import Actor, remembered
 
@@ -93,8 +94,7 @@ def region_prefix(code: str) -> str:
 # --- scoped querysets -----------------------------------------------------------------------
 
 def visible_patients(actor: Actor) -> QuerySet[Any]:
-    from medunion.access.models import BreakGlassGrant
-    from medunion.patients.models import CareTeamMember, Patient
+    from medunion.patients.models import Patient
 
     if actor.system:
         return Patient.objects.all()
@@ -102,23 +102,57 @@ def visible_patients(actor: Actor) -> QuerySet[Any]:
         return Patient.objects.filter(pk=actor.patient_id)  # type: ignore[misc]  # is_patient: set
     if not actor.is_practitioner:
         return Patient.objects.none()
-    now = clock.now()
+    return clinician_patients(*clinician_terms(actor))
+
+
+def clinician_terms(actor: Actor) -> tuple[Any, ...]:
+    """What a clinician's patients depend on, as plain values (for a core.statements Statement)."""
+    return actor.practitioner_id, list(actor.team_ids), list(actor.org_ids), actor.user_id, clock.now()
+
+
+def clinician_patients(practitioner_id: uuid.UUID, team_ids: list[uuid.UUID], org_ids: list[uuid.UUID],
+                       user_id: uuid.UUID, now: Any) -> QuerySet[Any]:
+    """The patients a clinician may see: registered at one of their organisations, in their care
+    team (in person or through a team), or opened by their unexpired break-the-glass grant."""
+    from medunion.access.models import BreakGlassGrant
+    from medunion.patients.models import CareTeamMember, Patient
+
     live = Q(until__isnull=True) | Q(until__gt=now)
     care = CareTeamMember.objects.filter(live).filter(
-        Q(practitioner_id=actor.practitioner_id) | Q(team_id__in=list(actor.team_ids))
+        Q(practitioner_id=practitioner_id) | Q(team_id__in=team_ids)
     ).values("patient_id")
-    glass = BreakGlassGrant.objects.filter(user_id=actor.user_id,  # type: ignore[misc]  # a clinician
-                                           expires_at__gt=now).values("patient_id")
-    return Patient.objects.filter(
-        Q(registered_at_id__in=list(actor.org_ids)) | Q(pk__in=care) | Q(pk__in=glass)
-    )
+    glass = BreakGlassGrant.objects.filter(user_id=user_id, expires_at__gt=now).values("patient_id")
+    return Patient.objects.filter(Q(registered_at_id__in=org_ids) | Q(pk__in=care) | Q(pk__in=glass))
+
+
+def _care_team_link(patient_id: uuid.UUID, practitioner_id: uuid.UUID, team_ids: list[uuid.UUID],
+                    now: Any) -> QuerySet[Any]:
+    from medunion.patients.models import CareTeamMember
+
+    return CareTeamMember.objects.filter(Q(until__isnull=True) | Q(until__gt=now), patient_id=patient_id).filter(
+        Q(practitioner_id=practitioner_id) | Q(team_id__in=team_ids))
+
+
+def _registered_at(patient_id: uuid.UUID, org_ids: list[uuid.UUID]) -> QuerySet[Any]:
+    from medunion.patients.models import Patient
+
+    return Patient.objects.filter(pk=patient_id, registered_at_id__in=org_ids)
+
+
+def _glass_grant(user_id: uuid.UUID, patient_id: uuid.UUID, now: Any) -> QuerySet[Any]:
+    from medunion.access.models import BreakGlassGrant
+
+    return BreakGlassGrant.objects.filter(user_id=user_id, patient_id=patient_id, expires_at__gt=now)
+
+
+# Asked on every read of a patient (core.statements: compiled once per connection).
+_CARE_TEAM_LINK = Statement(_care_team_link)
+_REGISTERED_AT = Statement(_registered_at)
+_GLASS_GRANT = Statement(_glass_grant)
 
 
 def relationship_to(actor: Actor, patient_id: uuid.UUID) -> str | None:
     """Why this actor may see this patient, or None. Break-the-glass is reported as such."""
-    from medunion.access.models import BreakGlassGrant
-    from medunion.patients.models import CareTeamMember, Patient
-
     if actor.system:
         return "system"
     if actor.is_patient:
@@ -126,14 +160,11 @@ def relationship_to(actor: Actor, patient_id: uuid.UUID) -> str | None:
     if not actor.is_practitioner:
         return None
     now = clock.now()
-    live = Q(until__isnull=True) | Q(until__gt=now)
-    if CareTeamMember.objects.filter(live, patient_id=patient_id).filter(
-            Q(practitioner_id=actor.practitioner_id) | Q(team_id__in=list(actor.team_ids))).exists():
+    if _CARE_TEAM_LINK.exists(patient_id, actor.practitioner_id, list(actor.team_ids), now):
         return "care_team"
-    if Patient.objects.filter(pk=patient_id, registered_at_id__in=list(actor.org_ids)).exists():
+    if _REGISTERED_AT.exists(patient_id, list(actor.org_ids)):
         return "same_organisation"
-    if BreakGlassGrant.objects.filter(user_id=actor.user_id,  # type: ignore[misc]  # a clinician
-                                      patient_id=patient_id, expires_at__gt=now).exists():
+    if _GLASS_GRANT.exists(actor.user_id, patient_id, now):
         return "break_glass"
     return None
 

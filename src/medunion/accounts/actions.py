@@ -21,6 +21,7 @@ from medunion.audit.actions import record
 from medunion.audit.models import Outcome, Verb
 from medunion.core import clock
 from medunion.core.errors import Conflict, Duplicate, NotAuthenticated, NotFound, ValidationFailed
+from medunion.core.statements import Statement
 
 from .models import ApiToken, PlatformSetting, Role, User
 from .settings_registry import platform_setting, spec_of
@@ -200,14 +201,15 @@ def issue_token(request: HttpRequest | None, *, username: str, password: str, ot
     return raw, token
 
 
+# Every API and FHIR request (core.statements); no ORDER BY: the digest is unique.
+_TOKEN = Statement(lambda digest: ApiToken.objects.select_related("user").filter(digest=digest))
+
+
 def user_for_token(raw: str) -> User | None:
     if not raw or not raw.startswith("mu_"):
         return None
-    try:  # get(), not first(): the digest is unique, and first() would add an ORDER BY
-        token = ApiToken.objects.select_related("user").get(digest=ApiToken.digest_of(raw))
-    except ApiToken.DoesNotExist:
-        return None
-    if not token.live or not token.user.is_active:
+    token = _TOKEN.first(ApiToken.digest_of(raw))
+    if token is None or not token.live or not token.user.is_active:
         return None
     now = clock.now()
     if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=1):

@@ -12,6 +12,7 @@ from django.db import connection, transaction
 
 from medunion.core import clock
 from medunion.core.middleware import current_request_id
+from medunion.core.statements import Insert
 
 from .models import GENESIS, AuditEvent, Outcome, Verb
 
@@ -58,6 +59,9 @@ def _last_hash() -> str:
     return row[0] if row else GENESIS
 
 
+_INSERT = Insert(AuditEvent)  # every read of patient data writes one row (core.statements)
+
+
 def record_many(actor: Actor, entries: Iterable[Entry]) -> list[AuditEvent]:
     """Append entries for one actor, in order, to the chain. Runs in (or opens) a transaction."""
     entries = list(entries)
@@ -91,7 +95,7 @@ def record_many(actor: Actor, entries: Iterable[Entry]) -> list[AuditEvent]:
             row.hash = row.compute_hash()
             prev = row.hash
             rows.append(row)
-        AuditEvent.objects.bulk_create(rows)
+        _INSERT(rows)
         return rows
 
 

@@ -323,18 +323,28 @@ def paginate(qs: QuerySet[Any], sr: SearchRequest, *, total_default: str = "accu
     """One page of rows (fetching one more to know whether a next page exists). The total is
     free when everything fits in the page; otherwise one COUNT unless ``_total=none``.
     ``whole`` is the full match set when ``qs`` starts after a keyset cursor."""
-    mode = sr.total or total_default
     counted = whole if whole is not None else qs
+    return _page(qs, sr, counted.count, total_default, keyset=whole is not None)
+
+
+def paginate_fetched(rows: list[Any], sr: SearchRequest) -> tuple[list[Any], int | None, bool]:
+    """:func:`paginate` over a match set fetched whole (a look-up by unique keys: a handful)."""
+    return _page(rows, sr, lambda: len(rows), "accurate", keyset=False)
+
+
+def _page(rows: Any, sr: SearchRequest, count: Callable[[], int], total_default: str,
+          *, keyset: bool) -> tuple[list[Any], int | None, bool]:
+    mode = sr.total or total_default
     if sr.count == 0:
-        return [], (counted.count() if mode != "none" else None), False
-    rows = list(qs[sr.offset:sr.offset + sr.count + 1])
-    has_next = len(rows) > sr.count
-    rows = rows[:sr.count]
-    if whole is None and not has_next and (rows or sr.offset == 0):
-        return rows, sr.offset + len(rows), False
-    if sr.patient_data and not rows:
-        return rows, None, False  # past the last page: no count of patients nobody was shown
-    return rows, (None if mode == "none" else counted.count()), has_next
+        return [], (count() if mode != "none" else None), False
+    page = list(rows[sr.offset:sr.offset + sr.count + 1])
+    has_next = len(page) > sr.count
+    page = page[:sr.count]
+    if not keyset and not has_next and (page or sr.offset == 0):
+        return page, sr.offset + len(page), False
+    if sr.patient_data and not page:
+        return page, None, False  # past the last page: no count of patients nobody was shown
+    return page, (None if mode == "none" else count()), has_next
 
 
 def paginate_sources(sources: list[QuerySet[Any]], sr: SearchRequest) -> tuple[list[Any], int, bool]:

@@ -11,11 +11,12 @@ from django.utils.translation import gettext_lazy as _
 
 from medunion.access.actor import Actor
 from medunion.access.loaders import access_patient, parse_uuid
-from medunion.access.policy import Action, visible_patients
+from medunion.access.policy import Action, clinician_patients, clinician_terms, visible_patients
 from medunion.audit.actions import Entry, record_many
 from medunion.audit.models import Verb
 from medunion.core import clock
 from medunion.core.errors import NotFound
+from medunion.core.statements import Statement
 from medunion.patients.actions import id_hash, phone_hash
 from medunion.patients.models import Consent
 
@@ -31,6 +32,7 @@ from ..search import (
     date_param,
     id_param,
     paginate,
+    paginate_fetched,
     reference_param,
     string_param,
     token_codes,
@@ -51,10 +53,14 @@ def audit_served(actor: Actor, action: str, object_type: str, rows: list[tuple[A
 
 # --- Patient -------------------------------------------------------------------------------------------
 
+def _identifier_hashes(values: list[str]) -> list[str]:
+    numbers = [re.sub(r"[\s-]", "", c).upper() for c in token_codes(values, codes.RESIDENT_ID)]
+    return [id_hash(n) for n in numbers if n]
+
+
 def _identifier(qs: QuerySet[Any], values: list[str], modifier: str) -> QuerySet[Any]:
     """An exact lookup through the keyed hash (there is no plaintext column to search)."""
-    numbers = [re.sub(r"[\s-]", "", c).upper() for c in token_codes(values, codes.RESIDENT_ID)]
-    hashes = [id_hash(n) for n in numbers if n]
+    hashes = _identifier_hashes(values)
     return qs.filter(id_number_hash__in=hashes) if hashes else qs.none()
 
 
@@ -87,9 +93,23 @@ def read_patient(actor: Actor, rid: str) -> dict[str, Any]:
     return m.patient(patient, region_chains([patient.region_id]))
 
 
+def _ordered(qs: QuerySet[Any]) -> QuerySet[Any]:
+    return qs.select_related("registered_at").order_by("name", "id")
+
+
+# A clinician's look-up by resident ID number, the integrations' most frequent search: the
+# general path's query for ``identifier`` alone, compiled once per connection (core.statements).
+# ID numbers are unique, so the match set is at most one row per number, fetched whole.
+_BY_IDENTIFIER = Statement(lambda hashes, *terms: _ordered(clinician_patients(*terms).filter(
+    id_number_hash__in=hashes)))
+
+
 def search_patient(actor: Actor, sr: SearchRequest) -> SearchResult:
-    qs = sr.apply(visible_patients(actor).select_related("registered_at")).order_by("name", "id")
-    rows, total, has_next = paginate(qs, sr)
+    if actor.is_practitioner and [c.param.name for c in sr.criteria] == ["identifier"]:
+        hashes = _identifier_hashes(sr.criteria[0].values)
+        rows, total, has_next = paginate_fetched(_BY_IDENTIFIER.all(hashes, *clinician_terms(actor)), sr)
+    else:
+        rows, total, has_next = paginate(_ordered(sr.apply(visible_patients(actor))), sr)
     audit_served(actor, "patient.search", "patients.patient", [(p.pk, p.pk) for p in rows], sr)
     chains = region_chains(p.region_id for p in rows)
     return SearchResult([m.patient(p, chains) for p in rows], total, has_next)

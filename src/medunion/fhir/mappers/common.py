@@ -7,8 +7,9 @@ import datetime as dt
 import re
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
+from medunion.core.statements import Statement
 from medunion.network.models import Region
 
 from .. import codes
@@ -88,18 +89,29 @@ def _ancestor_codes(code: str) -> list[str]:
     return out
 
 
-def region_chains(region_codes: Iterable[str | None]) -> dict[str, list[Region]]:
+class Division(NamedTuple):
+    """What an address shows of a region."""
+
+    code: str
+    name: str
+    level: int
+
+
+_REGIONS = Statement(lambda codes: Region.objects.filter(code__in=codes).values_list("code", "name", "level"))
+
+
+def region_chains(region_codes: Iterable[str | None]) -> dict[str, list[Division]]:
     """For each division code, its regions from the province down: one query for all of them."""
     wanted = {c for c in region_codes if c}
     if not wanted:
         return {}
     needed = {a for c in wanted for a in _ancestor_codes(c)}
-    known = {r.code: r for r in Region.objects.filter(code__in=needed).only("code", "name", "level")}
+    known = {code: Division(code, name, level) for code, name, level in _REGIONS.all(sorted(needed))}
     return {c: sorted((known[a] for a in _ancestor_codes(c) if a in known), key=lambda r: r.level)
             for c in wanted}
 
 
-def address(chain: list[Region], street: str = "", *, use: str | None = None) -> dict[str, Any] | None:
+def address(chain: list[Division], street: str = "", *, use: str | None = None) -> dict[str, Any] | None:
     """Province → state, city → city, county → district, township and village → lines."""
     if not chain and not street:
         return None

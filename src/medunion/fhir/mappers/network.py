@@ -17,12 +17,11 @@ from medunion.network.models import (
     Organisation,
     PracticeSite,
     Practitioner,
-    Region,
     Team,
 )
 
 from .. import codes
-from .common import address, concept, human_name, meta, phone_telecom, ref
+from .common import Division, address, concept, human_name, meta, phone_telecom, ref
 
 
 def _label(choices: Any, value: str) -> str:
@@ -44,7 +43,7 @@ def title_concept(title: str) -> dict[str, Any]:
     return concept(codes.CS_TITLE, title, _label(Title, title))
 
 
-def organization(org: Organisation, chains: dict[str, list[Region]]) -> dict[str, Any]:
+def organization(org: Organisation, chains: dict[str, list[Division]]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "resourceType": "Organization",
         "id": str(org.pk),

@@ -9,11 +9,10 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from medunion.network.models import Region
 from medunion.patients.models import CareRole, CareTeamMember, Consent, ConsentScope, Patient
 
 from .. import codes
-from .common import address, coding, concept, human_name, instant, meta, phone_telecom, ref
+from .common import Division, address, coding, concept, human_name, instant, meta, phone_telecom, ref
 
 PATIENT_CARE_TEAM_PREFIX = "pt-"
 
@@ -31,7 +30,7 @@ def resident_identifier(number: str) -> dict[str, Any]:
     }
 
 
-def patient(p: Patient, chains: dict[str, list[Region]]) -> dict[str, Any]:
+def patient(p: Patient, chains: dict[str, list[Division]]) -> dict[str, Any]:
     """Expects ``registered_at`` selected. The ID number, phone and address are served in full:
     this is only ever called for an actor allowed to see the patient."""
     out: dict[str, Any] = {
