@@ -41,8 +41,10 @@ def test_models_with_related_objects_equal_the_orm(world):
 
 
 def test_values_lists_equal_the_orm(world):
-    with_patients = list(dict.fromkeys(Patient.objects.order_by("pk").values_list("registered_at_id", flat=True)))
-    orgs = (with_patients + list(Organisation.objects.exclude(pk__in=with_patients).values_list("pk", flat=True)))[:5]
+    with_patients = list(dict.fromkeys(
+        Patient.objects.order_by("pk").values_list("registered_at_id", flat=True)))
+    others = Organisation.objects.exclude(pk__in=with_patients).values_list("pk", flat=True)
+    orgs = (with_patients + list(others))[:5]
     pairs = Statement(lambda ids: Patient.objects.filter(registered_at_id__in=ids).order_by("pk")
                       .values_list("pk", "registered_at_id"))
     flat = Statement(lambda ids: Patient.objects.filter(registered_at_id__in=ids).order_by("pk")
@@ -87,8 +89,8 @@ def test_times_are_parameters_in_the_database_form(world):
     p = world.patients["patient_a"]
     actor = world.actor("outsider")
     now = clock.now()
-    BreakGlassGrant.objects.create(user_id=actor.user_id, patient=p, reason="test", expires_at=now + dt.timedelta(
-        minutes=5))
+    BreakGlassGrant.objects.create(user_id=actor.user_id, patient=p, reason="test",
+                                   expires_at=now + dt.timedelta(minutes=5))
     stmt = Statement(lambda user, pk, at: BreakGlassGrant.objects.filter(user_id=user, patient_id=pk,
                                                                           expires_at__gt=at))
     assert stmt.exists(actor.user_id, p.pk, now)
@@ -145,7 +147,8 @@ def test_the_policy_through_statements_equals_the_orm(world):
             care = p.care_team.filter(Q(until__isnull=True) | Q(until__gt=now)).filter(
                 Q(practitioner_id=actor.practitioner_id) | Q(team_id__in=list(actor.team_ids))).exists()
             own = p.registered_at_id in actor.org_ids
-            glass = BreakGlassGrant.objects.filter(user_id=actor.user_id, patient=p, expires_at__gt=now).exists()
+            glass = BreakGlassGrant.objects.filter(user_id=actor.user_id, patient=p,
+                                                   expires_at__gt=now).exists()
             want = "care_team" if care else "same_organisation" if own else "break_glass" if glass else None
             assert relationship_to(actor, p.pk) == want, (name, p.name)
 
@@ -153,8 +156,8 @@ def test_the_policy_through_statements_equals_the_orm(world):
 def test_insert_stores_what_bulk_create_stores(world):
     actor = world.actor("village_doctor_a")
     p = world.patients["patient_a"]
-    entries = [Entry(action="test.insert", verb=Verb.READ, object_type="patients.patient", object_id=str(p.pk),
-                     patient_id=p.pk, detail={"n": i, "名": "张"}) for i in range(3)]
+    entries = [Entry(action="test.insert", verb=Verb.READ, object_type="patients.patient",
+                     object_id=str(p.pk), patient_id=p.pk, detail={"n": i, "名": "张"}) for i in range(3)]
     with CaptureQueriesContext(connection) as ctx:
         rows = record_many(actor, entries)
     inserts = [q for q in ctx.captured_queries if q["sql"].upper().startswith("INSERT")]

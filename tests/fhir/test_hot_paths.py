@@ -88,7 +88,8 @@ def test_identifier_search_answers_as_the_general_search(world, bearer_for):
     parameter that matches every patient (``_id`` of them all) the general path answers. Both give
     the same patients, totals and links, for every clinician, one number, several, an unknown one,
     and pages of one."""
-    for persona, seq, day in (("village_doctor_a", 33, 2), ("village_doctor_b", 45, 9), ("cardiologist_tertiary", 57, 21)):
+    registrars = (("village_doctor_a", 33, 2), ("village_doctor_b", 45, 9), ("cardiologist_tertiary", 57, 21))
+    for persona, seq, day in registrars:
         register_patient(acting=world.actor(persona), data=PatientInput(
             name=f"患者{seq}", id_number=make_resident_id("610424", dt.date(1970, 5, day), seq, male=True),
             region_code=VILLAGE_A))

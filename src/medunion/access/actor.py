@@ -78,14 +78,16 @@ def system_actor(name: str, *, on_behalf_of: str = "") -> Actor:
 def _places(practitioner_id: uuid.UUID) -> Any:
     from medunion.network.models import PracticeSite
 
-    return (PracticeSite.objects.filter(practitioner_id=practitioner_id, active=True, organisation__active=True)
+    return (PracticeSite.objects
+            .filter(practitioner_id=practitioner_id, active=True, organisation__active=True)
             .values_list("organisation_id", "organisation__memberships__consortium_id"))
 
 
 def _teams(practitioner_id: uuid.UUID) -> Any:
     from medunion.network.models import TeamMember
 
-    return TeamMember.objects.filter(practitioner_id=practitioner_id, team__active=True).values_list("team_id", "role")
+    return (TeamMember.objects.filter(practitioner_id=practitioner_id, team__active=True)
+            .values_list("team_id", "role"))
 
 
 # Asked on every request of a clinician (core.statements: compiled once per connection).

@@ -129,7 +129,8 @@ def _care_team_link(patient_id: uuid.UUID, practitioner_id: uuid.UUID, team_ids:
                     now: Any) -> QuerySet[Any]:
     from medunion.patients.models import CareTeamMember
 
-    return CareTeamMember.objects.filter(Q(until__isnull=True) | Q(until__gt=now), patient_id=patient_id).filter(
+    live = Q(until__isnull=True) | Q(until__gt=now)
+    return CareTeamMember.objects.filter(live, patient_id=patient_id).filter(
         Q(practitioner_id=practitioner_id) | Q(team_id__in=team_ids))
 
 

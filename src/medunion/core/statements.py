@@ -290,7 +290,7 @@ class Insert:
         if compiled is None:
             compiled = cache[key] = self._compile(objs, using)
         sql, compiler, per_row, returning = compiled
-        rows = [[compiler.prepare_value(f, compiler.pre_save_val(f, obj)) for f in self.fields] for obj in objs]
+        rows = [[compiler.prepare_value(f, compiler.pre_save_val(f, o)) for f in self.fields] for o in objs]
         if any(hasattr(v, "as_sql") for row in rows for v in row):  # an expression: its own SQL
             self.model._default_manager.using(using).bulk_create(objs)
             return
@@ -314,7 +314,7 @@ class Insert:
         compiler.returning_fields = [self.model._meta.pk]
         [(sql, params)] = compiler.as_sql()
         returning = tuple(compiler.returning_params)
-        rows = [[compiler.prepare_value(f, compiler.pre_save_val(f, obj)) for f in self.fields] for obj in objs]
+        rows = [[compiler.prepare_value(f, compiler.pre_save_val(f, o)) for f in self.fields] for o in objs]
         placeholders, param_rows = compiler.assemble_as_sql(self.fields, rows)
         per_row = type(placeholders) is list and all(p == "%s" for row in placeholders for p in row)
         if len(params) != sum(len(r) for r in param_rows) + len(returning):
