@@ -169,6 +169,34 @@ def test_language_switch_and_chinese_default(world):
     assert "My patients" in c.get("/").content.decode()
 
 
+def test_the_idle_timeout_is_renewed_once_a_minute(world, anon):
+    """A page view renews the session's expiry, but not within a minute of the last renewal: the
+    session row is not written again (a page is one write transaction, its audit row)."""
+    import datetime as dt
+
+    from django.contrib.sessions.models import Session
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from medunion.core import clock
+    from medunion.web.live import RENEW_SECONDS
+
+    _login(anon, "village_doctor_a")
+    start = clock.now()
+    with clock.frozen(start):
+        assert anon.get("/").status_code == 200
+    first = Session.objects.get(session_key=anon.session.session_key).expire_date
+    for seconds in (1, RENEW_SECONDS - 1):
+        with clock.frozen(start + dt.timedelta(seconds=seconds)), CaptureQueriesContext(connection) as ctx:
+            assert anon.get("/").status_code == 200
+        assert not [q for q in ctx.captured_queries if "django_session" in q["sql"] and
+                    q["sql"].startswith(("UPDATE", "INSERT"))], seconds
+    assert Session.objects.get(session_key=anon.session.session_key).expire_date == first
+    with clock.frozen(start + dt.timedelta(seconds=RENEW_SECONDS + 1)):
+        assert anon.get("/").status_code == 200
+    assert Session.objects.get(session_key=anon.session.session_key).expire_date > first
+
+
 def test_an_idle_session_ends(world, anon):
     """Sessions are renewed on every request and end after MEDUNION_IDLE_TIMEOUT_SECONDS idle."""
     import datetime as dt

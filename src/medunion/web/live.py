@@ -19,12 +19,19 @@ from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import resolve_url
 
+from medunion.core import clock
+
 # How often an open case page asks for news. A message waits for the next poll (0 to this many
 # seconds, evenly) plus that poll's own time, so 3 s could not show 95 % of messages within 3 s;
 # 2 s does with room for a slow poll (benchmarks/live_updates.py), at 1.5 times the polls of 3 s.
 POLL_SECONDS = 2
 GRANTS = "live_cases"
 GRANTS_MAX = 64  # the cases a session remembers (the oldest is forgotten: its page polls the full way)
+# The idle timeout is renewed at most once a minute: a page view within a minute of the last
+# renewal leaves an unchanged session unwritten, so a page costs one write transaction (its
+# audit row), not two. The timeout then ends between IDLE - 60 s and IDLE after the last request.
+RENEW_SECONDS = 60
+RENEWED = "_renewed_at"
 
 
 def grant(request: HttpRequest, consult_id: Any) -> None:
@@ -59,18 +66,31 @@ def signed_out(request: HttpRequest) -> HttpResponseBase:
     return HttpResponse(status=204, headers={"HX-Redirect": target or resolve_url(settings.LOGIN_URL)})
 
 
+def renewed_at_sign_in(sender: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:
+    """A sign-in starts the idle time afresh (its session is saved with a new expiry)."""
+    session = getattr(request, "session", None)
+    if session is not None:
+        session[RENEWED] = clock.now().timestamp()
+
+
 class SessionMiddleware(DjangoSessionMiddleware):
-    """Django's, except that a passive request (``passive``) leaves an unchanged session alone:
-    ``SESSION_SAVE_EVERY_REQUEST`` makes every request of the user renew the idle timeout, and an
-    open page polling every few seconds would otherwise never time out — and write the session
-    row at every poll."""
+    """Django's, except that an unchanged session is left alone (not written) on a passive request
+    (``passive``) and within ``RENEW_SECONDS`` of its last renewal. ``SESSION_SAVE_EVERY_REQUEST``
+    makes every request of the user renew the idle timeout: an open page polling every few seconds
+    would otherwise never time out, and every page view would write the session row in a write
+    transaction of its own (on SQLite one writer at a time)."""
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         session = getattr(request, "session", None)
-        if getattr(request, "passive_session", False) and session is not None and not session.modified:
-            if session.accessed:
-                from django.utils.cache import patch_vary_headers
+        if session is not None and not session.modified and not session.is_empty():
+            now = clock.now().timestamp()
+            recent = 0 <= now - session.get(RENEWED, -1e12) < RENEW_SECONDS
+            if getattr(request, "passive_session", False) or recent:
+                if session.accessed:
+                    from django.utils.cache import patch_vary_headers
 
-                patch_vary_headers(response, ("Cookie",))
-            return response
+                    patch_vary_headers(response, ("Cookie",))
+                return response
+        if session is not None and not session.is_empty():
+            session[RENEWED] = clock.now().timestamp()  # saved below, with the new expiry
         return super().process_response(request, response)  # type: ignore[no-any-return]
