@@ -11,6 +11,7 @@ does), so the tests call ``close_old_connections()`` where a real server would."
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,9 +22,11 @@ from django.db import close_old_connections, connection, connections
 from django.test import Client
 
 from medunion.audit.models import AuditEvent
+from medunion.core import clock
 from medunion.core.errors import database_unavailable
 from medunion.core.models import IdempotencyRecord
 from medunion.patients.models import Patient
+from medunion.web.live import RENEW_SECONDS
 from tests.api.conftest import issue_token
 
 RETRY_AFTER = "5"
@@ -223,7 +226,10 @@ def test_a_connection_cut_while_the_session_is_saved_after_the_page_answers_503_
     client = Client(headers={"accept-language": "en"})
     client.force_login(world.users["village_doctor_a"])
     url = f"/patients/{world.patients['patient_a'].pk}"
-    with cut_when(lambda sql: sql.lstrip().upper().startswith('UPDATE "DJANGO_SESSION"')) as cut:
+    # A minute after the sign-in, so the page renews the session (web.live.RENEW_SECONDS).
+    later = clock.now() + dt.timedelta(seconds=RENEW_SECONDS + 1)
+    with cut_when(lambda sql: sql.lstrip().upper().startswith('UPDATE "DJANGO_SESSION"')) as cut, \
+            clock.frozen(later):
         response = client.get(url)
     assert cut
     _assert_page(response)
