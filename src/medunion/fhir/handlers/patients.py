@@ -16,7 +16,7 @@ from medunion.audit.actions import Entry, record_many
 from medunion.audit.models import Verb
 from medunion.core import clock
 from medunion.core.errors import NotFound
-from medunion.core.statements import Statement
+from medunion.core.statements import MAX_LIST, Statement
 from medunion.patients.actions import id_hash, phone_hash
 from medunion.patients.models import Consent
 
@@ -105,8 +105,9 @@ _BY_IDENTIFIER = Statement(lambda hashes, *terms: _ordered(clinician_patients(*t
 
 
 def search_patient(actor: Actor, sr: SearchRequest) -> SearchResult:
-    if actor.is_practitioner and [c.param.name for c in sr.criteria] == ["identifier"]:
-        hashes = _identifier_hashes(sr.criteria[0].values)
+    hashes = (_identifier_hashes(sr.criteria[0].values)
+              if actor.is_practitioner and [c.param.name for c in sr.criteria] == ["identifier"] else None)
+    if hashes is not None and len(hashes) <= MAX_LIST:  # more numbers: paged by the database
         rows, total, has_next = paginate_fetched(_BY_IDENTIFIER.all(hashes, *clinician_terms(actor)), sr)
     else:
         rows, total, has_next = paginate(_ordered(sr.apply(visible_patients(actor))), sr)
