@@ -12,7 +12,7 @@ from django.db import connection, transaction
 
 from medunion.core import clock
 from medunion.core.middleware import current_request_id
-from medunion.core.statements import Insert
+from medunion.core.statements import Insert, Statement
 
 from .models import GENESIS, AuditEvent, Outcome, Verb
 
@@ -42,21 +42,14 @@ def _lock_chain() -> None:
     # SQLite: transactions begin IMMEDIATE (settings), so writers are already serialised.
 
 
-_LAST_HASH_SQL: dict[str, str] = {}
+# Compiled once per connection (core.statements): on a read that writes one audit row, Django's
+# compiler cost 8 times the query.
+_LAST_HASH = Statement(lambda: AuditEvent.objects.order_by("-seq").values_list("hash", flat=True)[:1])
 
 
 def _last_hash() -> str:
-    """The newest row's hash. Its SQL has no parameters, so it is compiled once per database
-    vendor: on a read that writes one audit row, Django's compiler cost 8 times the query."""
-    sql = _LAST_HASH_SQL.get(connection.vendor)
-    if sql is None:
-        sql, params = AuditEvent.objects.order_by("-seq").values_list("hash")[:1].query.sql_with_params()
-        assert not params
-        _LAST_HASH_SQL[connection.vendor] = sql
-    with connection.cursor() as cur:
-        cur.execute(sql)
-        row = cur.fetchone()
-    return row[0] if row else GENESIS
+    """The newest row's hash."""
+    return _LAST_HASH.first() or GENESIS
 
 
 _INSERT = Insert(AuditEvent)  # every read of patient data writes one row (core.statements)

@@ -99,6 +99,16 @@ def _shape(args: Sequence[Any]) -> tuple[Any, ...] | None:
     return tuple(shape)
 
 
+def _stand_ins(part: Any) -> Any:
+    """Values of one part of a shape: itself for None and booleans, a list, or one value."""
+    if part is None or part is True or part is False:
+        return part
+    if isinstance(part, tuple):  # ("list", length, kind)
+        _list, length, kind = part
+        return [_stand_in(kind) for _ in range(length)]
+    return _stand_in(part)
+
+
 def _forms(connection: Any, value: Any) -> list[Any]:
     """What a value may become in the compiled parameters, as functions of the value."""
     ops = connection.ops
@@ -188,14 +198,10 @@ class Statement:
     def compile(self, kind: str, args: Sequence[Any], using: str = DEFAULT_DB_ALIAS) -> _Compiled:
         """Compile with stand-ins shaped like ``args`` (public for tests)."""
         connection = connections[using]
-        stand_ins: list[Any] = []
-        for value in args:
-            if value is None or value is True or value is False:
-                stand_ins.append(value)
-            elif isinstance(value, (list, tuple, set, frozenset)):
-                stand_ins.append([_stand_in(_kind(v)) for v in value])  # type: ignore[arg-type]
-            else:
-                stand_ins.append(_stand_in(_kind(value)))  # type: ignore[arg-type]
+        shape = _shape(args)
+        if shape is None:
+            raise StatementError(f"{self.name}: these values are not compiled (see the module)")
+        stand_ins = [_stand_ins(part) for part in shape]
         qs = self.build(*stand_ins).using(using)
         if getattr(qs, "_known_related_objects", None) or qs.query.combinator:  # checked, not used
             raise StatementError(f"{self.name}: related-object caches and combined queries are not compiled")
@@ -290,7 +296,7 @@ class Insert:
         if compiled is None:
             compiled = cache[key] = self._compile(objs, using)
         sql, compiler, per_row, returning = compiled
-        rows = [[compiler.prepare_value(f, compiler.pre_save_val(f, o)) for f in self.fields] for o in objs]
+        rows = self._values(compiler, objs)
         if any(hasattr(v, "as_sql") for row in rows for v in row):  # an expression: its own SQL
             self.model._default_manager.using(using).bulk_create(objs)
             return
@@ -307,6 +313,10 @@ class Insert:
             obj._state.adding = False
             obj._state.db = using
 
+    def _values(self, compiler: Any, objs: list[Any]) -> list[list[Any]]:
+        """Each row's values as Django's insert compiler prepares them (pre_save, db prep)."""
+        return [[compiler.prepare_value(f, compiler.pre_save_val(f, o)) for f in self.fields] for o in objs]
+
     def _compile(self, objs: list[Any], using: str) -> tuple[str, Any, bool, tuple[Any, ...]]:
         query = InsertQuery(self.model)
         query.insert_values(self.fields, objs)
@@ -314,8 +324,7 @@ class Insert:
         compiler.returning_fields = [self.model._meta.pk]
         [(sql, params)] = compiler.as_sql()
         returning = tuple(compiler.returning_params)
-        rows = [[compiler.prepare_value(f, compiler.pre_save_val(f, o)) for f in self.fields] for o in objs]
-        placeholders, param_rows = compiler.assemble_as_sql(self.fields, rows)
+        placeholders, param_rows = compiler.assemble_as_sql(self.fields, self._values(compiler, objs))
         per_row = type(placeholders) is list and all(p == "%s" for row in placeholders for p in row)
         if len(params) != sum(len(r) for r in param_rows) + len(returning):
             raise StatementError(f"{self!r}: the values are not parameters of the compiled statement")

@@ -82,15 +82,15 @@ class SessionMiddleware(DjangoSessionMiddleware):
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         session = getattr(request, "session", None)
-        if session is not None and not session.modified and not session.is_empty():
-            now = clock.now().timestamp()
-            recent = 0 <= now - session.get(RENEWED, -1e12) < RENEW_SECONDS
-            if getattr(request, "passive_session", False) or recent:
-                if session.accessed:
-                    from django.utils.cache import patch_vary_headers
+        if session is None or session.is_empty():
+            return super().process_response(request, response)  # type: ignore[no-any-return]
+        now = clock.now().timestamp()
+        if not session.modified and (getattr(request, "passive_session", False)
+                                     or 0 <= now - session.get(RENEWED, float("-inf")) < RENEW_SECONDS):
+            if session.accessed:
+                from django.utils.cache import patch_vary_headers
 
-                    patch_vary_headers(response, ("Cookie",))
-                return response
-        if session is not None and not session.is_empty():
-            session[RENEWED] = clock.now().timestamp()  # saved below, with the new expiry
+                patch_vary_headers(response, ("Cookie",))
+            return response
+        session[RENEWED] = now  # saved by Django's middleware, with the new expiry
         return super().process_response(request, response)  # type: ignore[no-any-return]
