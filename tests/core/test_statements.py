@@ -21,7 +21,7 @@ from medunion.audit.models import AuditEvent, Verb
 from medunion.audit.verify import verify_chain
 from medunion.core import clock
 from medunion.core.statements import _CACHE_ATTR, Insert, Statement, StatementError
-from medunion.network.models import Organisation, Region
+from medunion.network.models import Organisation, PracticeSite, Region
 from medunion.patients.models import Patient
 
 
@@ -76,13 +76,17 @@ def test_compiled_once_per_connection_and_shape(world):
 
 
 def test_none_and_booleans_are_part_of_the_shape(world):
-    stmt = Statement(lambda region: Organisation.objects.filter(region_id=region).order_by("pk")
-                     .values_list("pk", flat=True))
-    region = Organisation.objects.exclude(region_id=None).values_list("region_id", flat=True).first()
-    assert stmt.all(region) == list(Organisation.objects.filter(region_id=region).order_by("pk")
-                                     .values_list("pk", flat=True))
-    assert stmt.all(None) == list(Organisation.objects.filter(region_id=None).order_by("pk")
-                                   .values_list("pk", flat=True))  # IS NULL, not "= NULL"
+    by_patient = Statement(lambda pid: AuditEvent.objects.filter(patient_id=pid).order_by("seq")
+                           .values_list("seq", flat=True))
+    for pid in (world.patients["patient_a"].pk, None):  # = %s, then IS NULL (not "= NULL")
+        want = list(AuditEvent.objects.filter(patient_id=pid).order_by("seq").values_list("seq", flat=True))
+        assert want and by_patient.all(pid) == want, pid
+    PracticeSite.objects.filter(pk=PracticeSite.objects.order_by("pk").values("pk")[:1]).update(active=False)
+    by_state = Statement(lambda active: PracticeSite.objects.filter(active=active).order_by("pk")
+                         .values_list("pk", flat=True))
+    for active in (True, False):
+        want = list(PracticeSite.objects.filter(active=active).order_by("pk").values_list("pk", flat=True))
+        assert want and by_state.all(active) == want, active
 
 
 def test_times_are_parameters_in_the_database_form(world):
