@@ -9,9 +9,11 @@ import datetime as dt
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from medunion.access.policy import visible_consults
+from medunion.access.policy import live_care_patients, visible_consults, visible_patients
 from medunion.consults import queries
 from medunion.core import clock
+from medunion.patients.actions import add_to_care_team
+from medunion.patients.models import CareTeamMember
 from tests.pins import AS_WRITTEN
 
 from .conftest import ask
@@ -43,6 +45,32 @@ def test_the_union_shows_what_the_policy_allows_newest_first(cw, api):
         routine, _more = queries.newest_visible(actor, limit=200, urgency="routine")
         assert [str(c.pk) for c in routine] == [str(c) for c in visible_consults(actor).filter(urgency="routine")
                                                  .order_by("-created_at", "-id").values_list("pk", flat=True)]
+
+
+def test_care_team_links_in_person_and_through_a_team_reach_the_cases_while_they_last(cw, api):
+    """The care-team clause is one arm per kind of link (``access.policy.care_team_patients``): a
+    family doctor named in person and a team each reach the patient's cases; an ended link does not."""
+    named = ask(api, cw, target_kind="practitioner", target_practitioner_id=str(cw.pid("oncologist")),
+                specialty="oncology")["summary"]["id"]
+
+    def reach(persona: str) -> tuple[bool, bool, bool]:
+        actor = cw.actor(persona, "api")
+        page, _more = queries.newest_visible(actor, limit=200)
+        return (named in {str(c.pk) for c in page}, cw.patient.pk in set(live_care_patients(actor)
+                                                                           .values_list("patient_id", flat=True)),
+                visible_patients(actor).filter(pk=cw.patient.pk).exists())
+
+    # cardiologist_b is in cw.team; cardiologist_tertiary leads it; village_doctor_b is in neither.
+    assert reach("village_doctor_b") == reach("cardiologist_b") == (False, False, False)
+    doctor = cw.actor("village_doctor_a")
+    links = [add_to_care_team(acting=doctor, patient_id=cw.patient.pk, role="family_doctor",
+                              practitioner_id=cw.pid("village_doctor_b")),
+             add_to_care_team(acting=doctor, patient_id=cw.patient.pk, role="attending", team_id=cw.team.pk)]
+    for persona in ("village_doctor_b", "cardiologist_b", "cardiologist_tertiary"):
+        assert reach(persona) == (True, True, True), persona
+    assert reach("oncologist")[1:] == (False, False)  # the case's target, not in the care team
+    CareTeamMember.objects.filter(pk__in=[link.pk for link in links]).update(until=clock.now() - dt.timedelta(seconds=1))
+    assert reach("village_doctor_b") == reach("cardiologist_b") == (False, False, False)
 
 
 def test_the_listing_costs_a_fixed_number_of_queries(cw, api):

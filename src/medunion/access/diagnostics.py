@@ -23,6 +23,7 @@ from .policy import (
     Action,
     _live_care_team,
     coordinates,
+    live_care_patients,
     practitioner_specialties,
     relationship_to,
     sees_figures,
@@ -75,8 +76,7 @@ def visible_examinations(actor: Actor) -> QuerySet[Any]:
     reading = worklist_q(actor)
     if reading is not None:
         q |= reading & ~Q(state=State.DRAFT)
-    care = _live_care_team(actor).values("patient_id")
-    q |= Q(patient_id__in=care)
+    q |= Q(patient_id__in=live_care_patients(actor))
     # Region-wide recognition: a signed report, for the consortium's clinicians who may see the patient.
     treating = Q(patient_id__in=Patient.objects.filter(registered_at_id__in=orgs).values("pk")) | Q(
         patient_id__in=BreakGlassGrant.objects.filter(user_id=actor.user_id,  # type: ignore[misc]  # a clinician

@@ -115,14 +115,25 @@ def clinician_patients(practitioner_id: uuid.UUID, team_ids: list[uuid.UUID], or
     """The patients a clinician may see: registered at one of their organisations, in their care
     team (in person or through a team), or opened by their unexpired break-the-glass grant."""
     from medunion.access.models import BreakGlassGrant
-    from medunion.patients.models import CareTeamMember, Patient
+    from medunion.patients.models import Patient
 
-    live = Q(until__isnull=True) | Q(until__gt=now)
-    care = CareTeamMember.objects.filter(live).filter(
-        Q(practitioner_id=practitioner_id) | Q(team_id__in=team_ids)
-    ).values("patient_id")
+    care = care_team_patients(practitioner_id, team_ids, now)
     glass = BreakGlassGrant.objects.filter(user_id=user_id, expires_at__gt=now).values("patient_id")
     return Patient.objects.filter(Q(registered_at_id__in=org_ids) | Q(pk__in=care) | Q(pk__in=glass))
+
+
+def care_team_patients(practitioner_id: uuid.UUID, team_ids: list[uuid.UUID], now: Any) -> QuerySet[Any]:
+    """The patients in a clinician's live care teams (in person, or through one of their teams), as
+    a subquery of ``patient_id``: the two kinds of link as a ``UNION ALL``, each read from its own
+    covering index. ORed in one WHERE, SQLite fetched every link's table row (a township GP's
+    ≈7,000 links: ≈10 ms against ≈2 ms on the province)."""
+    from medunion.patients.models import CareTeamMember
+
+    live = CareTeamMember.objects.filter(Q(until__isnull=True) | Q(until__gt=now))
+    mine = live.filter(practitioner_id=practitioner_id).values("patient_id")
+    if not team_ids:
+        return mine
+    return mine.union(live.filter(team_id__in=team_ids).values("patient_id"), all=True)
 
 
 def _care_team_link(patient_id: uuid.UUID, practitioner_id: uuid.UUID, team_ids: list[uuid.UUID],
@@ -344,6 +355,15 @@ def escalated_to_lead_q(actor: Actor) -> Q | None:
     return Q(escalation_level__gte=1) & where
 
 
+def live_care_patients(actor: Actor) -> QuerySet[Any]:
+    """The patients in the actor's live care teams, as a subquery (``care_team_patients``)."""
+    from medunion.patients.models import CareTeamMember
+
+    if actor.practitioner_id is None:
+        return CareTeamMember.objects.none().values("patient_id")
+    return care_team_patients(actor.practitioner_id, list(actor.team_ids), clock.now())
+
+
 def _live_care_team(actor: Actor) -> QuerySet[Any]:
     from medunion.patients.models import CareTeamMember
 
@@ -368,7 +388,7 @@ def visible_consult_parts(actor: Actor) -> list[Q] | None:
         parts.append(lead)
     parts.append(Q(pk__in=ConsultParticipant.objects.filter(practitioner_id=me, role=ParticipantRole.MDT_MEMBER,
                                                             left_at__isnull=True).values("consult_id")))
-    parts.append(Q(patient_id__in=_live_care_team(actor).values("patient_id")))
+    parts.append(Q(patient_id__in=live_care_patients(actor)))
     pool = _pool_q(consult_pool_scope(actor))
     if pool is not None:
         parts.append(pool)

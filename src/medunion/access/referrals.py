@@ -20,7 +20,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from .actor import Actor
-from .policy import Action, _live_care_team, sees_figures
+from .policy import Action, _live_care_team, live_care_patients, sees_figures
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def visible_referrals(actor: Actor) -> QuerySet[Any]:
     q = Q(sender_id=me) | Q(target_practitioner_id=me) | Q(receiver_id=me)
     if actor.org_ids:
         q |= Q(target_organisation_id__in=list(actor.org_ids))
-    q |= Q(patient_id__in=_live_care_team(actor).values("patient_id"))
+    q |= Q(patient_id__in=live_care_patients(actor))
     return Referral.objects.filter(q)
 
 

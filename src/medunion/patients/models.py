@@ -109,10 +109,11 @@ class CareTeamMember(Entity):
     """Who is looking after this patient: a practitioner or a whole team, for a reason."""
 
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="care_team")
+    # Indexed by the covering indexes below (which lead with them), not by indexes of their own.
     practitioner = models.ForeignKey("network.Practitioner", on_delete=models.CASCADE, null=True, blank=True,
-                                     related_name="care_of")
+                                     related_name="care_of", db_index=False)
     team = models.ForeignKey("network.Team", on_delete=models.CASCADE, null=True, blank=True,
-                             related_name="care_of")
+                             related_name="care_of", db_index=False)
     role = models.CharField(_("role"), max_length=16, choices=CareRole.choices)
     source_type = models.CharField(max_length=32, blank=True)
     source_id = models.CharField(max_length=64, blank=True)
@@ -126,4 +127,7 @@ class CareTeamMember(Entity):
                 | models.Q(practitioner__isnull=True, team__isnull=False),
                 name="care_member_is_practitioner_or_team"),
         ]
-        indexes = [models.Index(fields=["practitioner", "patient"]), models.Index(fields=["team", "patient"])]
+        # Covering a clinician's care-team patients (``access.policy.care_team_patients``: every live
+        # link of a practitioner or a team, read from the index alone) and a link to one patient.
+        indexes = [models.Index(fields=["practitioner", "patient", "until"], name="care_member_practitioner"),
+                   models.Index(fields=["team", "patient", "until"], name="care_member_team")]
