@@ -236,6 +236,9 @@ LOGGING = {
 
 NINJA_PAGINATION_PER_PAGE = 50
 MEDUNION_PAGE_SIZE = 50
+# A clinician's list pages (queues, reading worklist, referrals, examinations): three screens on a
+# phone, and every row shown costs its rendering and an audit row. The API's lists keep `limit`.
+MEDUNION_LIST_PAGE_SIZE = max(1, min(env_int("MEDUNION_LIST_PAGE_SIZE", 20), 200))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

@@ -126,7 +126,7 @@ def _many(cw, n: int) -> None:
 
 
 @pytest.mark.parametrize("tab", ["pool", "asked"])
-def test_the_queue_costs_the_same_for_few_and_many_rows(cw, client_for, tab):
+def test_the_queue_costs_the_same_for_few_and_many_rows(cw, client_for, tab, settings):
     persona = "cardiologist_tertiary" if tab == "pool" else "village_doctor_a"
     c = client_for(persona)
     ask(cw)
@@ -134,8 +134,8 @@ def test_the_queue_costs_the_same_for_few_and_many_rows(cw, client_for, tab):
     with CaptureQueriesContext(connection) as few:
         assert len(rows(page(c.get(f"/consults?queue={tab}")))) == 1
     _many(cw, 30)
-    with CaptureQueriesContext(connection) as many:
-        assert len(rows(page(c.get(f"/consults?queue={tab}")))) == 31
+    with CaptureQueriesContext(connection) as many:  # a full page (of 31 cases)
+        assert len(rows(page(c.get(f"/consults?queue={tab}")))) == settings.MEDUNION_LIST_PAGE_SIZE == 20
     assert len(many) == len(few), [q["sql"][:120] for q in many.captured_queries]
     # PostgreSQL locks the audit chain in one more; the navigation asks whether a clinician reads at a hub.
     assert len(many) <= 17 + (connection.vendor == "postgresql") + AS_WRITTEN
@@ -163,12 +163,8 @@ def test_a_new_pool_case_appears_without_reloading(cw, client_for):
     assert rows(page(cardio.post("/consults/rows?queue=pool", {"specialty": "oncology"}))) == []
 
 
-def test_pages_of_the_queue(cw, client_for, monkeypatch):
-    from medunion.consults import queries
-    from medunion.web import consults as views
-
-    monkeypatch.setattr(queries, "PAGE_SIZE", 2)
-    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+def test_pages_of_the_queue(cw, client_for, settings):
+    settings.MEDUNION_LIST_PAGE_SIZE = 2
     for _ in range(3):
         ask(cw)
     doctor = client_for("village_doctor_a")

@@ -147,6 +147,24 @@ def test_claiming_is_for_the_hub_readers(dw):
     assert Examination.objects.get(pk=exam.pk).state == "awaiting"
 
 
+def test_the_worklist_comes_in_pages(dw, settings):
+    """``MEDUNION_LIST_PAGE_SIZE`` rows a page (web.common.list_window), in the worklist's order;
+    a page number that is not one shows the first page."""
+    settings.MEDUNION_LIST_PAGE_SIZE = 2
+    with clock.frozen(START):
+        exams = []
+        for _ in range(3):
+            exams.append(uploaded_ct(dw, slices=1))
+            clock.advance(dt.timedelta(minutes=5))
+        reader = client("hub_radiologist")
+        first = page(reader.get("/reading"))
+        assert rows(first) == [str(e.pk) for e in exams[:2]] and 'rel="next"' in first and 'rel="prev"' not in first
+        second = page(reader.get("/reading?page=2"))
+        assert rows(second) == [str(exams[2].pk)] and 'rel="prev"' in second and 'rel="next"' not in second
+        for nonsense in ("0", "-1", "abc", "99999"):
+            assert rows(page(reader.get(f"/reading?page={nonsense}"))) == rows(first), nonsense
+
+
 def test_the_worklist_records_one_audit_row_per_examination_shown(dw):
     exams = [uploaded_ct(dw, slices=1) for _ in range(2)]
     before = AuditEvent.objects.filter(action="examination.list").count()

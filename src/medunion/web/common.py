@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
@@ -68,6 +69,31 @@ def apply_error(form: Form, exc: DomainError) -> None:
 def paginate(request: HttpRequest, qs: Any, per_page: int | None = None) -> Page:
     paginator = Paginator(qs, per_page or settings.MEDUNION_PAGE_SIZE)
     return paginator.get_page(request.GET.get("page"))
+
+
+@dataclass(frozen=True)
+class ListWindow:
+    """Which rows a clinician's list page shows: page ``page`` (from 1) of ``size`` rows."""
+
+    page: int
+    size: int
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.size
+
+    @property
+    def fetch_stop(self) -> int:
+        """Where to stop fetching: one row past the page tells whether a next page follows."""
+        return self.offset + self.size + 1
+
+
+def list_window(request: HttpRequest) -> ListWindow:
+    """The page of a clinician's list (queues, worklist, referrals, examinations) that ``?page=``
+    asks for (the first when missing or nonsense), of ``MEDUNION_LIST_PAGE_SIZE`` rows."""
+    raw = request.GET.get("page", "")
+    page = int(raw) if raw.isdigit() and 0 < int(raw) < 10_000 else 1
+    return ListWindow(page, settings.MEDUNION_LIST_PAGE_SIZE)
 
 
 def query_without_page(params: QueryDict) -> str:

@@ -23,14 +23,14 @@ from medunion.access.policy import visible_consortia, visible_organisations, vis
 from medunion.consults import routing
 from medunion.consults.actions import ConsultInput, create_consult
 from medunion.consults.machine import case_url
-from medunion.consults.queries import PAGE_SIZE, QUEUES, list_page, queue
+from medunion.consults.queries import QUEUES, list_page, queue
 from medunion.consults.targets import is_overdue
 from medunion.core import clock
 from medunion.core.errors import DomainError, NotFound
 from medunion.network.codes import TIER_RANK, TeamKind
 from medunion.patients import queries as pq
 
-from .common import clinician_page
+from .common import ListWindow, clinician_page, list_window
 from .consults_common import (
     age,
     put_error,
@@ -73,12 +73,7 @@ def _filters(request: HttpRequest) -> QueueFilterForm:
     return form
 
 
-def _page_number(request: HttpRequest) -> int:
-    value = request.GET.get("page", "1")
-    return max(1, int(value)) if value.isdigit() else 1
-
-
-def _queue(request: HttpRequest) -> tuple[str, Any, QueueFilterForm, int]:
+def _queue(request: HttpRequest) -> tuple[str, Any, QueueFilterForm, ListWindow]:
     actor = request.actor  # type: ignore[attr-defined]
     name = request.GET.get("queue") or _default_tab(actor)
     if name not in QUEUES:
@@ -87,7 +82,7 @@ def _queue(request: HttpRequest) -> tuple[str, Any, QueueFilterForm, int]:
     data = form.cleaned_data
     qs = queue(actor, name, specialty=data.get("specialty") or "", urgency=data.get("urgency") or "",
                state=data.get("state") or "", patient=data.get("patient") or "")
-    return name, qs, form, _page_number(request)
+    return name, qs, form, list_window(request)
 
 
 def _signature(rows: list[tuple[Any, ...]]) -> str:
@@ -96,27 +91,27 @@ def _signature(rows: list[tuple[Any, ...]]) -> str:
     return hashlib.sha256(repr(rows).encode()).hexdigest()[:32]
 
 
-def _rows_context(request: HttpRequest, name: str, qs: Any, page: int, form: QueueFilterForm) -> dict[str, Any]:
+def _rows_context(request: HttpRequest, name: str, qs: Any, window: ListWindow,
+                  form: QueueFilterForm) -> dict[str, Any]:
     actor = request.actor  # type: ignore[attr-defined]
-    offset = (page - 1) * PAGE_SIZE
-    fetched = list(qs[offset:offset + PAGE_SIZE + 1])
+    fetched = list(qs[window.offset:window.fetch_stop])
     # One audit row per patient shown (a list slices like the queryset list_page expects).
-    shown = list_page(actor, fetched[:PAGE_SIZE], listing=name, limit=PAGE_SIZE)  # type: ignore[arg-type]
+    shown = list_page(actor, fetched[:window.size], listing=name, limit=window.size)  # type: ignore[arg-type]
     now = clock.now()
     rows: list[dict[str, Any]] = [{"c": c, "overdue": is_overdue(c, now), "age": age(c.patient.birth_date) if c.patient else None,
              "asker_title": title_label(c.asker.title), "waiting": now - c.created_at} for c in shown]
     sig = _signature([(str(r["c"].pk), r["c"].version, r["c"].last_seq, r["c"].state, r["overdue"]) for r in rows])
     # The pages of a filtered list keep the filters (the filter form posts: not in the address).
     kept = urlencode({k: v for k, v in getattr(form, "cleaned_data", {}).items() if v})
-    return {"rows": rows, "tab": name, "page": page, "has_next": len(fetched) > PAGE_SIZE, "sig": sig,
+    return {"rows": rows, "tab": name, "page": window.page, "has_next": len(fetched) > window.size, "sig": sig,
             "now": now, "kept": f"&{kept}" if kept else ""}
 
 
 @clinician_page
 def queue_page(request: HttpRequest) -> HttpResponse:
-    name, qs, form, page = _queue(request)
+    name, qs, form, window = _queue(request)
     return render(request, "web/consults/queue.html", {
-        **_rows_context(request, name, qs, page, form), "tabs": TABS, "filters": form, "nav": "consults",
+        **_rows_context(request, name, qs, window, form), "tabs": TABS, "filters": form, "nav": "consults",
         "filtering": bool(form.errors) or any(form.cleaned_data.values())})
 
 
@@ -124,16 +119,15 @@ def queue_page(request: HttpRequest) -> HttpResponse:
 def queue_rows(request: HttpRequest) -> HttpResponse:
     """The list the queue page polls every few seconds: 204 when nothing changed (no patient
     data read, nothing audited), else the new rows."""
-    name, qs, form, page = _queue(request)
-    offset = (page - 1) * PAGE_SIZE
+    name, qs, form, window = _queue(request)
     now = clock.now()
     current = [(str(pk), version, seq, state, is_overdue(_Due(state, due), now))
                for pk, version, seq, state, due in qs.values_list("pk", "version", "last_seq", "state", "due_at")
-               [offset:offset + PAGE_SIZE]]
+               [window.offset:window.offset + window.size]]
     sent = request.POST.get("sig") or request.GET.get("sig") or ""
     if sent and sent == _signature(current):
         return HttpResponse(status=204)
-    return render(request, "web/consults/_rows.html", {**_rows_context(request, name, qs, page, form), "oob": True})
+    return render(request, "web/consults/_rows.html", {**_rows_context(request, name, qs, window, form), "oob": True})
 
 
 class _Due:

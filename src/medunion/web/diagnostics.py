@@ -33,7 +33,7 @@ from medunion.diagnostics.notices import examination_url
 from medunion.diagnostics.validation import ExaminationInput, RecentReportExists
 from medunion.patients import queries as pq
 
-from .common import apply_error, clinician_page
+from .common import apply_error, clinician_page, list_window
 from .consults_common import age, reraise_if_not_for_form
 from .diagnostics_common import annotate_report
 from .diagnostics_forms import ExaminationForm, UseReportForm
@@ -57,15 +57,13 @@ def examinations_page(request: HttpRequest) -> HttpResponse:
     name = request.GET.get("list") or "requested"
     if name not in ("requested", "reported"):
         raise NotFound()
-    raw = request.GET.get("page", "")
-    page = int(raw) if raw.isdigit() and int(raw) > 0 else 1
-    offset = (page - 1) * dq.PAGE_SIZE
-    fetched = rows_by_key(dq.listing(actor, name), offset, offset + dq.PAGE_SIZE + 1)
-    shown = dq.record_listed(actor, fetched[:dq.PAGE_SIZE], name=name)
+    window = list_window(request)
+    fetched = rows_by_key(dq.listing(actor, name), window.offset, window.fetch_stop)
+    shown = dq.record_listed(actor, fetched[:window.size], name=name)
     critical = list(dq.open_critical(actor)[:20])
     return render(request, "web/diagnostics/list.html", {
         "rows": [{"e": e, "age": age(e.patient.birth_date)} for e in shown], "tab": name, "tabs": TABS,
-        "page": page, "has_next": len(fetched) > dq.PAGE_SIZE, "critical": critical, "nav": "examinations"})
+        "page": window.page, "has_next": len(fetched) > window.size, "critical": critical, "nav": "examinations"})
 
 
 # --- requesting an examination -------------------------------------------------------------------------

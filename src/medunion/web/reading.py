@@ -32,7 +32,7 @@ from medunion.diagnostics.codes import Modality
 from medunion.diagnostics.states import State
 
 from . import steps
-from .common import clinician_page, guarded
+from .common import clinician_page, guarded, list_window
 from .consults_common import age
 from .reading_forms import ClaimForm, claim_fields, claim_prefix
 
@@ -68,11 +68,6 @@ def minutes_since(at: dt.datetime | None, now: dt.datetime) -> float | None:
     return (now - at).total_seconds() / 60 if at else None
 
 
-def _page_number(request: HttpRequest) -> int:
-    raw = request.GET.get("page", "")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 10_000 else 1
-
-
 def worklist_context(request: HttpRequest, *, conflict: str = "") -> dict[str, Any]:
     actor = request.actor  # type: ignore[attr-defined]
     senior = holds_senior_title(actor)
@@ -83,10 +78,9 @@ def worklist_context(request: HttpRequest, *, conflict: str = "") -> dict[str, A
     modality = request.GET.get("modality", "")
     if modality and modality not in modalities:
         modality = ""
-    page = _page_number(request)
-    offset = (page - 1) * dq.PAGE_SIZE
-    fetched = rows_by_key(dq.listing(actor, name, modality=modality), offset, offset + dq.PAGE_SIZE + 1)
-    shown = dq.record_listed(actor, fetched[:dq.PAGE_SIZE], name=name)
+    window = list_window(request)
+    fetched = rows_by_key(dq.listing(actor, name, modality=modality), window.offset, window.fetch_stop)
+    shown = dq.record_listed(actor, fetched[:window.size], name=name)
     now = clock.now()
     rows = []
     for e in shown:
@@ -96,8 +90,8 @@ def worklist_context(request: HttpRequest, *, conflict: str = "") -> dict[str, A
                      "claim": claim_fields(e.pk, e.version) if e.state == State.AWAITING else None})
     counts = dq.counts(actor)
     tabs = [(k, label) for k, label in TABS if k != "second_reads" or senior]
-    return {"rows": rows, "tab": name, "tabs": tabs, "counts": counts, "page": page,
-            "has_next": len(fetched) > dq.PAGE_SIZE, "modality": modality,
+    return {"rows": rows, "tab": name, "tabs": tabs, "counts": counts, "page": window.page,
+            "has_next": len(fetched) > window.size, "modality": modality,
             "modalities": [(m, Modality(m).label) for m in modalities if m in Modality.values],
             "conflict": conflict, "nav": "reading"}
 

@@ -28,7 +28,7 @@ from medunion.referrals.actions import ReferralInput, check_in, complete_task, c
 from medunion.referrals.machine import referral_url
 from medunion.referrals.models import Direction, Urgency
 
-from .common import clinician_page
+from .common import clinician_page, list_window
 from .consults_common import age, put_error, reraise_if_not_for_form, upload_names, uploads, with_files
 from .consults_forms import ACCEPT
 from .forms import fresh_once
@@ -56,16 +56,15 @@ def referrals_page(request: HttpRequest) -> HttpResponse:
     if name not in rq.LISTS:
         raise NotFound()
     direction = request.GET.get("direction", "")
-    page = int(request.GET["page"]) if request.GET.get("page", "").isdigit() and int(request.GET["page"]) > 0 else 1
+    window = list_window(request)
     qs = rq.listing(actor, name, direction=direction)
-    offset = (page - 1) * rq.PAGE_SIZE
-    fetched = list(qs[offset:offset + rq.PAGE_SIZE + 1])
-    shown = rq.list_page(actor, fetched[:rq.PAGE_SIZE], name=name)  # type: ignore[arg-type]
+    fetched = list(qs[window.offset:window.fetch_stop])
+    shown = rq.list_page(actor, fetched[:window.size], name=name)  # type: ignore[arg-type]
     rows = [{"r": r, "age": age(r.patient.birth_date), "overdue": rq.is_overdue(r),
              "outcome_missing": rq.outcome_missing(r)} for r in shown]
     return render(request, "web/referrals/list.html", {
-        "rows": rows, "tab": name, "tabs": TABS, "counts": counts, "page": page,
-        "has_next": len(fetched) > rq.PAGE_SIZE, "direction": direction, "directions": DIRECTIONS,
+        "rows": rows, "tab": name, "tabs": TABS, "counts": counts, "page": window.page,
+        "has_next": len(fetched) > window.size, "direction": direction, "directions": DIRECTIONS,
         "nav": "referrals"})
 
 
