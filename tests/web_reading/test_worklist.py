@@ -64,6 +64,15 @@ def test_the_worklist_is_ordered_by_urgency_then_waiting_time(dw):
     waiting = re.findall(r'data-testid="waiting">· (waiting [^<]+)<', body)
     assert waiting == ["waiting 1 h 10 min", "waiting 1 h 50 min", "waiting 1 h 30 min", "waiting 2 h 10 min"]
     assert "城关镇卫生院" in body and "陈桂芳" in body and body.count("data-claim=") == 4
+    # What a colleague is reading goes after what is still to claim, in the same order.
+    from medunion.diagnostics import actions_reading
+
+    for exam in (urgent_old, emergency):
+        actions_reading.claim(acting=dw.actor("hub_radiologist_b"), examination_id=exam.pk)
+    with clock.frozen(START + dt.timedelta(minutes=130)):
+        body = page(client("hub_radiologist").get("/reading"))
+    assert rows(body) == [str(e.pk) for e in (urgent_new, routine_old, emergency, urgent_old)]
+    assert body.count("data-claim=") == 2 and body.count('data-testid="claimed-by"') == 2
 
 
 def test_tabs_filter_and_who_sees_the_worklist(dw):

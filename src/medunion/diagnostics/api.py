@@ -131,8 +131,9 @@ def _signed_report(actor: Actor, examination_id: Any, report_id: str) -> Report:
 class ExamListFilters(Schema):
     list: ListName | None = Field(None, description="requested: asked for by me or my organisation, still open; "
                                                     "reported: mine or my organisation's, reported; worklist: the "
-                                                    "hub's waiting and claimed examinations of the modalities I read, "
-                                                    "by urgency then waiting time; mine: claimed by me; "
+                                                    "hub's examinations of the modalities I read, the waiting ones "
+                                                    "by urgency then waiting time, then the claimed ones; mine: "
+                                                    "claimed by me; "
                                                     "second_reads: signed reports waiting for a requested second "
                                                     "read (senior readers). Left out: every examination I may see, "
                                                     "newest first (a patient: their reported examinations).")

@@ -52,8 +52,9 @@ def _clinician(actor: Actor) -> bool:
 
 
 def listing(actor: Actor, name: str, *, modality: str = "", state: str = "") -> QuerySet[Examination]:
-    """A named list: ``worklist`` (the hub's waiting and claimed examinations for the modalities the
-    reader reads, by urgency then waiting time), ``mine`` (claimed by me), ``second_reads``
+    """A named list: ``worklist`` (the hub's examinations for the modalities the reader reads: the
+    waiting ones first, by urgency then waiting time, then those a reader has claimed, in the same
+    order), ``mine`` (claimed by me), ``second_reads``
     (signed reports awaiting a requested second read, for senior readers), ``requested`` (asked
     for by me or my organisation, still open) and ``reported`` (mine or my organisation's,
     reported)."""
@@ -67,7 +68,10 @@ def listing(actor: Actor, name: str, *, modality: str = "", state: str = "") -> 
             return Examination.objects.none()
         base = Examination.objects.filter(where)
         if name == "worklist":
-            qs = base.filter(state__in=list(WORKLIST_STATES)).order_by("urgency_rank", "submitted_at", "id")
+            # What is still to claim before what a colleague is reading (a page of claimed rows hid the
+            # waiting ones): AWAITING sorts before IN_READING, and the order is exam_worklist's own.
+            qs = base.filter(state__in=list(WORKLIST_STATES)).order_by("state", "urgency_rank", "submitted_at",
+                                                                        "id")
         elif name == "mine":
             qs = base.filter(state=State.IN_READING, reader_id=me).order_by("urgency_rank", "submitted_at", "id")
         else:

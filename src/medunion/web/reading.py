@@ -1,6 +1,6 @@
-"""The hub's reading pages: the worklist (waiting examinations by urgency then waiting time, my
-readings, the second reads a senior reader owes) and claiming from it. One winner: a reader who
-lost the race sees the worklist again with who claimed first (409).
+"""The hub's reading pages: the worklist (waiting examinations by urgency then waiting time, then
+those being read), my readings, the second reads a senior reader owes, and claiming from it. One
+winner: a reader who lost the race sees the worklist again with who claimed first (409).
 
 The report editor and the steps on a report are in ``reading_report``; the coordinator's turnaround
 figures and reading routes in ``coordinator/diagnostics``.
