@@ -2,7 +2,7 @@
 the server's environment (the same database), it prints one JSON object (the "cast").
 
 On a generated data set (``medunion.demo.province``) the cast is generated accounts picked with
-``medunion.demo.province.sample``: specialists with open cases, readers with examinations
+``medunion.demo.province.sample``: specialists with a pool to claim from, readers with examinations
 awaiting, patients with signed reports, village doctors and township GPs with the patients they
 may see. On the demo consortium it is the demo's personas (several sessions share an account).
 Read-only: nothing is written here; the sign-ins go through the real endpoints, later.
@@ -69,6 +69,18 @@ def _pool_specialty(username: str) -> str:
     return top["specialty"] if top else "cardiology"
 
 
+def _pool_size(username: str) -> int:
+    """Pool cases the specialist may claim now (their specialties, their consortia, not asked by
+    them): the load claims from the pool, which earlier runs on the same data set drain."""
+    from medunion.consults.models import Consult
+    from medunion.demo.province.sample import _places, _practitioner
+
+    pid = _practitioner(username)
+    _orgs, consortia, specialties = _places(pid)
+    return (Consult.objects.filter(state="requested", consortium_id__in=consortia, specialty__in=specialties,
+                                   target_kind="pool").exclude(asker_id=pid).count())
+
+
 def province_cast(limit: int, accounts: int) -> dict[str, Any] | None:
     """Generated accounts (``medunion.demo.province.sample``): specialists with cases to work,
     readers with examinations awaiting, patients with signed reports."""
@@ -81,7 +93,8 @@ def province_cast(limit: int, accounts: int) -> dict[str, Any] | None:
     from medunion.demo.personas import PASSWORD
 
     many = accounts * 4
-    specialists = [u for u in sample.users("specialist", many) if sample.open_consults_for(u, 5)][:accounts]
+    # Enough in the pool for a run's claims (about 25 a step), whoever asked them.
+    specialists = [u for u in sample.users("specialist", many) if _pool_size(u) >= 100][:accounts]
     readers = [u for u in sample.users("reader", many) if sample.awaiting_examinations_for(u, 3)][:accounts]
     village = [{"username": u, "specialty": _pool_specialty(u), "patients": _patients_of(u, limit),
                 "referable": _patients_of(u, limit, referable=True)} for u in sample.users("village", accounts)]
