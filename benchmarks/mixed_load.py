@@ -212,6 +212,8 @@ def sign_everyone_in(port: int, cast: dict[str, Any], users: int) -> dict[str, l
                               ("readers", True, True), ("patients", True, False), ("integrator", False, True)):
         found = cast[kind] if kind != "integrator" else [cast["integrator"]]
         accounts = [p if isinstance(p, dict) else {"username": p} for p in found]
+        if not accounts:
+            sys.exit(f"no account to play {kind} (benchmarks/load/pick.py found none in this data set)")
         slots = users * WEIGHTS[kind] // sum(WEIGHTS.values()) + 1
         sessions[kind] = []
         for i in range(slots):

@@ -2,9 +2,9 @@
 the server's environment (the same database), it prints one JSON object (the "cast").
 
 On a generated data set (``medunion.demo.province``) the cast is generated accounts picked with
-``medunion.demo.province.sample``: specialists with a pool to claim from, readers with examinations
-awaiting, patients with signed reports, village doctors and township GPs with the patients they
-may see. On the demo consortium it is the demo's personas (several sessions share an account).
+``medunion.demo.province.sample``: specialists with the fullest pools to claim from, readers with
+examinations awaiting, patients with signed reports, village doctors and township GPs with the
+patients they may see. On the demo consortium it is the demo's personas (several sessions share an account).
 Read-only: nothing is written here; the sign-ins go through the real endpoints, later.
 
     python benchmarks/load/pick.py [patients per clinician, 200] [accounts per kind, 12]
@@ -93,8 +93,10 @@ def province_cast(limit: int, accounts: int) -> dict[str, Any] | None:
     from medunion.demo.personas import PASSWORD
 
     many = accounts * 4
-    # Enough in the pool for a run's claims (about 25 a step), whoever asked them.
-    specialists = [u for u in sample.users("specialist", many) if _pool_size(u) >= 100][:accounts]
+    # The fullest pools first (a run claims about 25 cases a step; runs on the same data set drain
+    # the pools they worked on).
+    pools = {u: _pool_size(u) for u in sample.users("specialist", accounts * 20)}
+    specialists = [u for u in sorted(pools, key=lambda u: -pools[u]) if pools[u] >= 30][:accounts]
     readers = [u for u in sample.users("reader", many) if sample.awaiting_examinations_for(u, 3)][:accounts]
     village = [{"username": u, "specialty": _pool_specialty(u), "patients": _patients_of(u, limit),
                 "referable": _patients_of(u, limit, referable=True)} for u in sample.users("village", accounts)]
