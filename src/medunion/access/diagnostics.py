@@ -21,8 +21,8 @@ from django.db.models import Q, QuerySet
 from .actor import Actor, remembered
 from .policy import (
     Action,
-    _live_care_team,
     coordinates,
+    in_care_team,
     live_care_patients,
     practitioner_specialties,
     relationship_to,
@@ -131,7 +131,7 @@ def examination_roles(actor: Actor, exam: Any) -> frozenset[str]:
                 roles.add(Role.SENIOR_READER)
         if exam.reader_id == me:
             roles.add(Role.READER)
-        if _live_care_team(actor).filter(patient_id=exam.patient_id).exists():
+        if in_care_team(actor, exam.patient_id):
             roles.add(Role.CARE_TEAM)
         if exam.consortium_id in actor.consortium_ids and relationship_to(actor, exam.patient_id) is not None:
             roles.add(Role.TREATING)

@@ -171,12 +171,11 @@ def relationship_to(actor: Actor, patient_id: uuid.UUID) -> str | None:
         return "self" if actor.patient_id == patient_id else None
     if not actor.is_practitioner:
         return None
-    now = clock.now()
-    if _CARE_TEAM_LINK.exists(patient_id, actor.practitioner_id, list(actor.team_ids), now):
+    if in_care_team(actor, patient_id):
         return "care_team"
     if _REGISTERED_AT.exists(patient_id, list(actor.org_ids)):
         return "same_organisation"
-    if _GLASS_GRANT.exists(actor.user_id, patient_id, now):
+    if _GLASS_GRANT.exists(actor.user_id, patient_id, clock.now()):
         return "break_glass"
     return None
 
@@ -364,12 +363,9 @@ def live_care_patients(actor: Actor) -> QuerySet[Any]:
     return care_team_patients(actor.practitioner_id, list(actor.team_ids), clock.now())
 
 
-def _live_care_team(actor: Actor) -> QuerySet[Any]:
-    from medunion.patients.models import CareTeamMember
-
-    now = clock.now()
-    return CareTeamMember.objects.filter(Q(until__isnull=True) | Q(until__gt=now)).filter(
-        Q(practitioner_id=actor.practitioner_id) | Q(team_id__in=list(actor.team_ids)))
+def in_care_team(actor: Actor, patient_id: uuid.UUID) -> bool:
+    """Whether the clinician is in the patient's live care team, in person or through a team."""
+    return _CARE_TEAM_LINK.exists(patient_id, actor.practitioner_id, list(actor.team_ids), clock.now())
 
 
 def visible_consult_parts(actor: Actor) -> list[Q] | None:
@@ -453,7 +449,7 @@ def consult_roles(actor: Actor, consult: Any) -> frozenset[str]:
         if ConsultParticipant.objects.filter(consult_id=consult.pk, practitioner_id=me, left_at__isnull=True,
                                              role=ParticipantRole.MDT_MEMBER).exists():
             roles.add(Role.MDT_MEMBER)
-        if consult.patient_id is not None and _live_care_team(actor).filter(patient_id=consult.patient_id).exists():
+        if consult.patient_id is not None and in_care_team(actor, consult.patient_id):
             roles.add(Role.CARE_TEAM)
         if consult.answered_at is not None:
             latest = ConsultAnswer.objects.filter(consult_id=consult.pk).order_by("-seq") \

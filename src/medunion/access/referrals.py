@@ -20,7 +20,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from .actor import Actor
-from .policy import Action, _live_care_team, live_care_patients, sees_figures
+from .policy import Action, in_care_team, live_care_patients, sees_figures
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def referral_roles(actor: Actor, referral: Any) -> frozenset[str]:
             roles.add(Role.RECEIVING)
         if referral.receiver_id == me:
             roles.add(Role.RECEIVER)
-        if _live_care_team(actor).filter(patient_id=referral.patient_id).exists():
+        if in_care_team(actor, referral.patient_id):
             roles.add(Role.CARE_TEAM)
     result = frozenset(roles)
     cache[key] = result
