@@ -89,6 +89,10 @@ def test_request_upload_through_dropped_connections_and_view(world, phone):
 
     # The viewer: the middle slice first; keys, slider and a swipe move through the slices.
     page.click("[data-testid=open-viewer]")
+    # The click returns once the viewer's page has begun to load; its script (deferred) has
+    # run only by the load event, and keys pressed before that are lost.
+    page.wait_for_url("**/viewer**")
+    page.wait_for_load_state("load")
     label = page.locator("[data-testid=slice-label]")
     assert label.inner_text() == "4 / 7"
     page.wait_for_function("document.querySelector('[data-image]').naturalWidth > 0")
