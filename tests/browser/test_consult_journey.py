@@ -107,7 +107,8 @@ def test_a_case_from_a_phone_to_a_cardiologist_and_back(world, browser, live_ser
     provide.locator("textarea[name=body]").fill("心电图已上传：V4-V6 ST段压低0.1mV。")
     provide.locator("input[name=files]").set_input_files(ecg)
     provide.locator("button[type=submit]").click()
-    doctor.wait_for_function("document.querySelector('#case-head').dataset.state === 'in_progress'")
+    # The click returns once the new page has begun to load, perhaps before its header is parsed.
+    doctor.wait_for_function("document.querySelector('#case-head')?.dataset.state === 'in_progress'")
     assert ConsultMessage.objects.get(kind="info_reply").attachments.get().file.filename == "ecg-12-lead.jpg"
     doctor.evaluate("window.notReloaded = true")
 
@@ -120,7 +121,7 @@ def test_a_case_from_a_phone_to_a_cardiologist_and_back(world, browser, live_ser
     answer.locator("input[name=recommendation][value=manage_locally]").check()
     answer.locator("textarea[name=plan]").fill(PLAN)
     answer.locator("button[type=submit]").click()
-    cardio.wait_for_function("document.querySelector('#case-head').dataset.state === 'answered'")
+    cardio.wait_for_function("document.querySelector('#case-head')?.dataset.state === 'answered'")
     compose = cardio.locator("#compose-patient")
     compose.locator("textarea[name=body]").fill(TO_PATIENT)
     compose.locator("button[type=submit]").click()
