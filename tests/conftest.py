@@ -34,6 +34,21 @@ def _audit_triggers(request):
         triggers.remove(connection)
 
 
+@pytest.fixture(scope="session")
+def _session_file_root(tmp_path_factory) -> str:
+    return str(tmp_path_factory.mktemp("stored-files"))
+
+
+@pytest.fixture(autouse=True)
+def _file_store(settings, _session_file_root):
+    """Stored files go to a directory of the test session, never into the developer's var/files:
+    the housekeeping's orphan sweep would take those for orphans of the test database. A test
+    that looks at the stored files has its own directory (tests/files: ``file_root``)."""
+    conf = settings.MEDUNION_FILE_STORAGE
+    if conf.get("BACKEND", "medunion.files.storage.LocalStorage") == "medunion.files.storage.LocalStorage":
+        settings.MEDUNION_FILE_STORAGE = {**conf, "OPTIONS": {**conf.get("OPTIONS", {}), "root": _session_file_root}}
+
+
 @pytest.fixture
 def world(db) -> World:
     return build_world()
