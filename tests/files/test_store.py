@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import uuid
 
 import pytest
 from django.db import transaction
@@ -317,3 +318,18 @@ def test_storing_runs_a_fixed_number_of_queries(doctor, patient, django_assert_m
         _store(doctor, patient, "CT.dcm", dicom_bytes("CT_small.dcm"))
     with django_assert_max_num_queries(10):
         _store(doctor, patient, "CT-again.dcm", dicom_bytes("CT_small.dcm"))
+
+
+def test_the_sweep_keeps_a_key_its_row_is_not_named_after_and_removes_staging_leftovers(doctor, patient,
+                                                                                        file_root):
+    """Rows are looked up by the id in the key's name first; a key referred to by a row of another
+    name (none is written so today) is still found, and kept."""
+    kept = _store(doctor, patient, "kept.jpg", photo_bytes(colour="green"))
+    other_name = f"patients/{patient.pk}/{uuid.uuid4()}.jpg"
+    (file_root / other_name).parent.mkdir(parents=True, exist_ok=True)
+    (file_root / kept.storage_key).rename(file_root / other_name)
+    StoredFile.objects.filter(pk=kept.pk).update(storage_key=other_name)
+    leftover = file_root / f"patients/{patient.pk}/.staging-0123456789abcdef-{uuid.uuid4()}.jpg"
+    leftover.write_bytes(b"half")
+    assert actions.sweep_orphans(acting=system_actor("tests"), older_than=dt.timedelta(0)) == 1
+    assert stored_keys(file_root) == [other_name]

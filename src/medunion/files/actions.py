@@ -241,6 +241,18 @@ def store_upload(*, acting: Actor, patient_id: uuid.UUID | str | None, upload: U
     return row
 
 
+def _named_row(key: str) -> uuid.UUID | None:
+    """The row a key is named after (``<scope>/<id>.<ext>``, ``<scope>/<id>.preview.<ext>``), if any."""
+    try:
+        return uuid.UUID(key.rsplit("/", 1)[-1].split(".", 1)[0])
+    except ValueError:
+        return None
+
+
+def _keys_of(rows: Any) -> set[str]:
+    return {key for pair in rows.values_list("storage_key", "preview_key").iterator() for key in pair if key}
+
+
 def sweep_orphans(*, acting: Actor, older_than: dt.timedelta = dt.timedelta(hours=24)) -> int:
     """Remove stored bytes no row refers to (left by a transaction rolled back after the bytes
     were written, or by a crash), once older than ``older_than``. For the platform's own
@@ -253,10 +265,15 @@ def sweep_orphans(*, acting: Actor, older_than: dt.timedelta = dt.timedelta(hour
     removed = 0
     for start in range(0, len(candidates), 500):
         chunk = candidates[start:start + 500]
-        used = set(StoredFile.objects.filter(Q(storage_key__in=chunk) | Q(preview_key__in=chunk))
-                   .values_list("storage_key", "preview_key").iterator())
-        referenced = {key for pair in used for key in pair if key}
-        orphans = [key for key in chunk if key not in referenced]
+        # A key is named after its row (store_upload): look the rows up by primary key. Only the keys
+        # that no row of their name refers to are looked for among all the rows' keys (a scan of
+        # the table: the keys are not indexed), so that is paid only where orphans are.
+        ids = {file_id for file_id in map(_named_row, chunk) if file_id is not None}
+        referenced = _keys_of(StoredFile.objects.filter(pk__in=ids))
+        unsure = [key for key in chunk if key not in referenced]
+        if unsure:
+            referenced |= _keys_of(StoredFile.objects.filter(Q(storage_key__in=unsure) | Q(preview_key__in=unsure)))
+        orphans = [key for key in unsure if key not in referenced]
         _remove(storage, orphans)
         removed += len(orphans)
     if removed:
