@@ -95,8 +95,9 @@ def _stop_worker(worker: subprocess.Popen[bytes] | None) -> None:
 def cmd_worker(args: argparse.Namespace) -> int:
     """Background work in rounds: escalate overdue consultations; run the referral clocks
     (escalate unanswered referrals, flag missing outcomes, close finished loops, remind
-    follow-ups); escalate unacknowledged critical findings. Database connections are
-    closed between rounds; SIGTERM ends the loop after the current round."""
+    follow-ups); escalate unacknowledged critical findings; and, on the first round and then every
+    MEDUNION_HOUSEKEEPING_HOURS, the housekeeping (medunion.ops.housekeeping). Database
+    connections are closed between rounds; SIGTERM ends the loop after the current round."""
     _setup()
     import logging
     import signal
@@ -107,10 +108,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     from medunion.consults.escalation import escalate_overdue
     from medunion.diagnostics.worker import run_round as diagnostics_round
+    from medunion.ops.housekeeping import Every, run_housekeeping
     from medunion.referrals.worker import run_round
 
     log = logging.getLogger("medunion.worker")
     interval = args.interval if args.interval is not None else settings.MEDUNION_WORKER_INTERVAL
+    housekeeping = Every(settings.MEDUNION_HOUSEKEEPING_HOURS * 3600)
     stopping = False
 
     def stop(signum: int, frame: object) -> None:
@@ -133,6 +136,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
             found = diagnostics_round()
             if any(found.values()) or args.once:
                 print("worker: diagnosis " + ", ".join(f"{k} {v}" for k, v in found.items()), flush=True)
+            if housekeeping.due():
+                tidied = run_housekeeping()
+                if any(tidied.values()) or args.once:
+                    print(_housekeeping_line(tidied), flush=True)
         except Exception:  # noqa: BLE001 - logged; the next round tries again
             log.exception("worker round failed")
             if args.once:
@@ -151,6 +158,19 @@ def cmd_worker(args: argparse.Namespace) -> int:
             waited += 1.0
         if stopping:
             return 0
+
+
+def _housekeeping_line(tidied: dict[str, int]) -> str:
+    return "worker: housekeeping removed " + ", ".join(f"{what} {n}" for what, n in tidied.items())
+
+
+def cmd_housekeeping(args: argparse.Namespace) -> int:
+    """The housekeeping once (what the worker does every MEDUNION_HOUSEKEEPING_HOURS)."""
+    _setup()
+    from medunion.ops.housekeeping import run_housekeeping
+
+    print(_housekeeping_line(run_housekeeping()).removeprefix("worker: "))
+    return 0
 
 
 def _alive(pid: int) -> bool:
@@ -369,6 +389,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=int, default=None, help="seconds between rounds (MEDUNION_WORKER_INTERVAL, 30)")
     p.add_argument("--parent-pid", type=int, default=0, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("housekeeping", help="remove expired idempotency keys and sessions, and stored bytes no "
+                                            "record refers to (the worker does it every few hours)")
+    p.set_defaults(func=cmd_housekeeping)
 
     p = sub.add_parser("demo", help="build the demo consortium")
     p.add_argument("--seed", type=int, default=810)

@@ -59,6 +59,8 @@ MEDUNION_NOTIFY_SENDERS = [s.strip() for s in env("MEDUNION_NOTIFY_SENDERS",
 MEDUNION_NOTIFY_FANOUT = env_int("MEDUNION_NOTIFY_FANOUT", 200)
 # The background worker (escalation of overdue consultations): seconds between rounds.
 MEDUNION_WORKER_INTERVAL = env_int("MEDUNION_WORKER_INTERVAL", 30)
+# Expired idempotency keys and sessions, orphaned stored bytes (ops.housekeeping); 0: never.
+MEDUNION_HOUSEKEEPING_HOURS = env_int("MEDUNION_HOUSEKEEPING_HOURS", 6)
 # A consultation's specialists stay in the patient's care team this long after it closes.
 MEDUNION_CONSULT_CARE_TEAM_DAYS = env_int("MEDUNION_CONSULT_CARE_TEAM_DAYS", 30)
 # Stored files (photos, PDFs, DICOM): the backend and its options (medunion.files.storage);

@@ -34,6 +34,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
 from . import clock
+from .batches import delete_in_batches
 from .errors import DomainError, Unavailable, ValidationFailed
 from .models import IdempotencyRecord
 
@@ -125,9 +126,9 @@ def once(*, actor: Actor, scope: str, key: str, fingerprint: str,
 
 
 def purge_expired() -> int:
-    """Delete expired keys; returns how many. Safe to run at any time."""
-    count, _detail = IdempotencyRecord.objects.filter(expires_at__lte=clock.now()).delete()
-    return count
+    """Delete expired keys, a batch per transaction; returns how many. Safe to run at any time
+    (``ops.housekeeping`` does, from the background worker)."""
+    return delete_in_batches(IdempotencyRecord.objects.filter(expires_at__lte=clock.now()))
 
 
 # --- Django Ninja handlers ---------------------------------------------------------------------
