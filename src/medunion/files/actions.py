@@ -262,18 +262,20 @@ def sweep_orphans(*, acting: Actor, older_than: dt.timedelta = dt.timedelta(hour
     cutoff = clock.now() - older_than
     storage = get_storage()
     candidates = [key for key, modified in storage.iter_keys() if modified < cutoff]
-    removed = 0
+    # A key is named after its row (store_upload): the rows are looked up by primary key first.
+    # Only the keys that no row of their name refers to are then looked for among every row's
+    # keys, which is a scan of the table (the keys are not indexed): once per 500 such keys.
+    unsure: list[str] = []
     for start in range(0, len(candidates), 500):
         chunk = candidates[start:start + 500]
-        # A key is named after its row (store_upload): look the rows up by primary key. Only the keys
-        # that no row of their name refers to are looked for among all the rows' keys (a scan of
-        # the table: the keys are not indexed), so that is paid only where orphans are.
         ids = {file_id for file_id in map(_named_row, chunk) if file_id is not None}
         referenced = _keys_of(StoredFile.objects.filter(pk__in=ids))
-        unsure = [key for key in chunk if key not in referenced]
-        if unsure:
-            referenced |= _keys_of(StoredFile.objects.filter(Q(storage_key__in=unsure) | Q(preview_key__in=unsure)))
-        orphans = [key for key in unsure if key not in referenced]
+        unsure.extend(key for key in chunk if key not in referenced)
+    removed = 0
+    for start in range(0, len(unsure), 500):
+        chunk = unsure[start:start + 500]
+        referenced = _keys_of(StoredFile.objects.filter(Q(storage_key__in=chunk) | Q(preview_key__in=chunk)))
+        orphans = [key for key in chunk if key not in referenced]
         _remove(storage, orphans)
         removed += len(orphans)
     if removed:
