@@ -88,7 +88,9 @@ def pick_paths() -> list[ReadPath]:
 
     generated = bool(sample.users("specialist", 1))
     if generated:
-        specialist = next(u for u in sample.users("specialist", 200) if sample.open_consults_for(u, 1))
+        # The fullest pool: load runs on the same data set drain the pools they work on, and the
+        # pool page of a drained one measures an empty page.
+        specialist = sample.fullest_pools(sample.users("specialist", 200))[0]
         reader = next(u for u in sample.users("reader", 200) if sample.awaiting_examinations_for(u, 1))
         gp = next(u for u in sample.users("township", 200) if sample.referrals_of(u, 1))
         doctor = next(u for u in sample.users("village", 200) if sample.patients_for(u, 1))

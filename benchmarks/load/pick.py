@@ -69,18 +69,6 @@ def _pool_specialty(username: str) -> str:
     return top["specialty"] if top else "cardiology"
 
 
-def _pool_size(username: str) -> int:
-    """Pool cases the specialist may claim now (their specialties, their consortia, not asked by
-    them): the load claims from the pool, which earlier runs on the same data set drain."""
-    from medunion.consults.models import Consult
-    from medunion.demo.province.sample import _places, _practitioner
-
-    pid = _practitioner(username)
-    _orgs, consortia, specialties = _places(pid)
-    return (Consult.objects.filter(state="requested", consortium_id__in=consortia, specialty__in=specialties,
-                                   target_kind="pool").exclude(asker_id=pid).count())
-
-
 def province_cast(limit: int, accounts: int) -> dict[str, Any] | None:
     """Generated accounts (``medunion.demo.province.sample``): specialists with cases to work,
     readers with examinations awaiting, patients with signed reports."""
@@ -95,8 +83,8 @@ def province_cast(limit: int, accounts: int) -> dict[str, Any] | None:
     many = accounts * 4
     # The fullest pools first (a run claims about 25 cases a step; runs on the same data set drain
     # the pools they worked on).
-    pools = {u: _pool_size(u) for u in sample.users("specialist", accounts * 20)}
-    specialists = [u for u in sorted(pools, key=lambda u: -pools[u]) if pools[u] >= 30][:accounts]
+    candidates = sample.users("specialist", accounts * 20)
+    specialists = sample.fullest_pools(candidates, at_least=30)[:accounts]
     readers = [u for u in sample.users("reader", many) if sample.awaiting_examinations_for(u, 3)][:accounts]
     village = [{"username": u, "specialty": _pool_specialty(u), "patients": _patients_of(u, limit),
                 "referable": _patients_of(u, limit, referable=True)} for u in sample.users("village", accounts)]

@@ -82,6 +82,19 @@ def test_a_specialist_logs_in_and_works_the_queue(tiny, client, hashers):
     assert client.get(f"/consults/{consult}").status_code == 200
 
 
+def test_the_fullest_pools_come_first_and_the_first_one_s_pool_page_shows_them(tiny, client, hashers):
+    """What the benchmarks pick a specialist by (load runs drain the pools they work on)."""
+    candidates = sample.users("specialist", 50)
+    sizes = {u: sample.pool_size(u) for u in candidates}
+    ranked = sample.fullest_pools(candidates)
+    assert ranked and [sizes[u] for u in ranked] == sorted((n for n in sizes.values() if n), reverse=True)
+    assert sample.fullest_pools(candidates, at_least=sizes[ranked[0]]) == [u for u in ranked
+                                                                           if sizes[u] == sizes[ranked[0]]]
+    _login(client, ranked[0])
+    page = client.get("/consults?queue=pool").content.decode()
+    assert page.count('class="case-link"') == min(sizes[ranked[0]], 20)
+
+
 def test_a_reader_opens_the_worklist_and_an_examination(tiny, client, hashers):
     reader = next(u for u in sample.users("reader", 20) if sample.awaiting_examinations_for(u))
     _login(client, reader)

@@ -70,6 +70,23 @@ def open_consults_for(username: str, n: int = 20) -> list[uuid.UUID]:
     return mine + pool
 
 
+def pool_size(username: str) -> int:
+    """Pool cases the specialist may claim now (their specialties, their consortia, not asked by
+    them). Load runs claim from the pool, so runs on the same data set drain the pools they work on:
+    pick by this to measure a pool that is there."""
+    pid = _practitioner(username)
+    _orgs, consortia, specialties = _places(pid)
+    return (Consult.objects.filter(state="requested", consortium_id__in=consortia, specialty__in=specialties,
+                                   target_kind="pool").exclude(asker_id=pid).count())
+
+
+def fullest_pools(candidates: list[str], at_least: int = 1) -> list[str]:
+    """``candidates`` (specialists' usernames) with the fullest pool first, those with fewer than
+    ``at_least`` cases to claim left out."""
+    pools = {u: pool_size(u) for u in candidates}
+    return [u for u in sorted(candidates, key=lambda u: -pools[u]) if pools[u] >= at_least]
+
+
 def asked_consults_for(username: str, n: int = 20) -> list[uuid.UUID]:
     """Consultations a village doctor or GP asked (newest first)."""
     return list(Consult.objects.filter(asker_id=_practitioner(username)).order_by("-created_at")
