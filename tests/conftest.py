@@ -34,19 +34,22 @@ def _audit_triggers(request):
         triggers.remove(connection)
 
 
-@pytest.fixture(scope="session")
-def _session_file_root(tmp_path_factory) -> str:
-    return str(tmp_path_factory.mktemp("stored-files"))
-
-
-@pytest.fixture(autouse=True)
-def _file_store(settings, _session_file_root):
+@pytest.fixture(scope="session", autouse=True)
+def _file_store(tmp_path_factory):
     """Stored files go to a directory of the test session, never into the developer's var/files:
-    the housekeeping's orphan sweep would take those for orphans of the test database. A test
+    the housekeeping's orphan sweep would take those for orphans of the test database. For the
+    whole session, so that worlds built once per module find their files in every test; a test
     that looks at the stored files has its own directory (tests/files: ``file_root``)."""
+    from django.conf import settings
+    from django.test.utils import override_settings
+
     conf = settings.MEDUNION_FILE_STORAGE
-    if conf.get("BACKEND", "medunion.files.storage.LocalStorage") == "medunion.files.storage.LocalStorage":
-        settings.MEDUNION_FILE_STORAGE = {**conf, "OPTIONS": {**conf.get("OPTIONS", {}), "root": _session_file_root}}
+    if conf.get("BACKEND", "medunion.files.storage.LocalStorage") != "medunion.files.storage.LocalStorage":
+        yield
+        return
+    root = str(tmp_path_factory.mktemp("stored-files"))
+    with override_settings(MEDUNION_FILE_STORAGE={**conf, "OPTIONS": {**conf.get("OPTIONS", {}), "root": root}}):
+        yield
 
 
 @pytest.fixture
