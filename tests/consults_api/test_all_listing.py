@@ -14,6 +14,7 @@ from medunion.consults import queries
 from medunion.core import clock
 from medunion.patients.actions import add_to_care_team
 from medunion.patients.models import CareTeamMember
+from medunion.patients.queries import my_patients
 from tests.pins import AS_WRITTEN
 
 from .conftest import ask
@@ -53,24 +54,25 @@ def test_care_team_links_in_person_and_through_a_team_reach_the_cases_while_they
     named = ask(api, cw, target_kind="practitioner", target_practitioner_id=str(cw.pid("oncologist")),
                 specialty="oncology")["summary"]["id"]
 
-    def reach(persona: str) -> tuple[bool, bool, bool]:
+    def reach(persona: str) -> tuple[bool, bool, bool, bool]:
         actor = cw.actor(persona, "api")
         page, _more = queries.newest_visible(actor, limit=200)
         return (named in {str(c.pk) for c in page}, cw.patient.pk in set(live_care_patients(actor)
                                                                            .values_list("patient_id", flat=True)),
-                visible_patients(actor).filter(pk=cw.patient.pk).exists())
+                visible_patients(actor).filter(pk=cw.patient.pk).exists(),
+                cw.patient in my_patients(actor, limit=200))
 
     # cardiologist_b is in cw.team; cardiologist_tertiary leads it; village_doctor_b is in neither.
-    assert reach("village_doctor_b") == reach("cardiologist_b") == (False, False, False)
+    assert reach("village_doctor_b") == reach("cardiologist_b") == (False, False, False, False)
     doctor = cw.actor("village_doctor_a")
     links = [add_to_care_team(acting=doctor, patient_id=cw.patient.pk, role="family_doctor",
                               practitioner_id=cw.pid("village_doctor_b")),
              add_to_care_team(acting=doctor, patient_id=cw.patient.pk, role="attending", team_id=cw.team.pk)]
     for persona in ("village_doctor_b", "cardiologist_b", "cardiologist_tertiary"):
-        assert reach(persona) == (True, True, True), persona
-    assert reach("oncologist")[1:] == (False, False)  # the case's target, not in the care team
+        assert reach(persona) == (True, True, True, True), persona
+    assert reach("oncologist")[1:] == (False, False, False)  # the case's target, not in the care team
     CareTeamMember.objects.filter(pk__in=[link.pk for link in links]).update(until=clock.now() - dt.timedelta(seconds=1))
-    assert reach("village_doctor_b") == reach("cardiologist_b") == (False, False, False)
+    assert reach("village_doctor_b") == reach("cardiologist_b") == (False, False, False, False)
 
 
 def test_the_listing_costs_a_fixed_number_of_queries(cw, api):

@@ -6,6 +6,8 @@ through a keyed hash (``id_number_hash``), which is also what keeps it unique.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -105,8 +107,16 @@ class CareRole(models.TextChoices):
     ATTENDING = "attending", _("attending clinician")
 
 
+class CareTeamLinks(models.QuerySet["CareTeamMember"]):
+    def live(self, at: dt.datetime) -> CareTeamLinks:
+        """The links in force at ``at``: begun, and not ended (``until`` unset or later)."""
+        return self.filter(models.Q(until__isnull=True) | models.Q(until__gt=at))
+
+
 class CareTeamMember(Entity):
     """Who is looking after this patient: a practitioner or a whole team, for a reason."""
+
+    objects = CareTeamLinks.as_manager()
 
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="care_team")
     # Indexed by the covering indexes below (which lead with them), not by indexes of their own.

@@ -12,7 +12,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy
 
 from medunion.access.actor import Actor
-from medunion.access.policy import visible_patients
+from medunion.access.policy import care_team_patients, visible_patients
 from medunion.audit.actions import Entry, record_many
 from medunion.audit.models import Verb
 from medunion.core import clock
@@ -63,7 +63,7 @@ def search_patients(actor: Actor, q: str, *, limit: int = MAX_RESULTS) -> list[P
 def care_team_of(patient: Patient) -> list[CareTeamMember]:
     now = clock.now()
     return list(
-        CareTeamMember.objects.filter(patient=patient).filter(Q(until__isnull=True) | Q(until__gt=now))
+        CareTeamMember.objects.filter(patient=patient).live(now)
         .select_related("practitioner", "team").order_by("since")
     )
 
@@ -86,12 +86,10 @@ def access_log(actor: Actor, patient: Patient, limit: int = 200) -> list[Any]:
 def my_patients(actor: Actor, *, limit: int = 20) -> list[Patient]:
     """The patients in this clinician's care (directly or through a team), newest first. Listing
     their names is a read of patient data: one audit row each."""
-    if not actor.is_practitioner:
+    if not actor.is_practitioner or actor.practitioner_id is None:
         return []
-    now = clock.now()
-    care = CareTeamMember.objects.filter(Q(until__isnull=True) | Q(until__gt=now)).filter(
-        Q(practitioner_id=actor.practitioner_id) | Q(team_id__in=list(actor.team_ids)))
-    results = list(visible_patients(actor).filter(pk__in=care.values("patient_id"))
+    care = care_team_patients(actor.practitioner_id, sorted(actor.team_ids), clock.now())
+    results = list(visible_patients(actor).filter(pk__in=care)
                    .select_related("registered_at", "region").order_by("-created_at")[:limit])
     record_many(actor, [Entry(action="patient.list", verb=Verb.READ, object_type="patients.patient",
                               object_id=str(p.pk), patient_id=p.pk, detail={"list": "my_patients"})

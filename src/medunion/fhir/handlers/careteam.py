@@ -112,7 +112,7 @@ def _patient_conditions(sr: SearchRequest) -> list[list[uuid.UUID]] | None:
 
 def _search_patient_teams(actor: Actor, sr: SearchRequest, conditions: list[list[uuid.UUID]]) -> SearchResult:
     now = clock.now()
-    live = (CareTeamMember.objects.filter(Q(until__isnull=True) | Q(until__gt=now))
+    live = (CareTeamMember.objects.live(now)
             .select_related("practitioner", "team").order_by("since"))
     qs = visible_patients(actor).select_related("registered_at")
     for ids in conditions:
