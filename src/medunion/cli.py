@@ -123,7 +123,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     if not args.once:
-        print(f"worker: escalating overdue consultations and running the referral clocks every {interval}s",
+        every = (f"; housekeeping every {settings.MEDUNION_HOUSEKEEPING_HOURS} h"
+                 if settings.MEDUNION_HOUSEKEEPING_HOURS > 0 else "; no housekeeping (MEDUNION_HOUSEKEEPING_HOURS=0)")
+        print(f"worker: escalating overdue consultations and running the referral clocks every {interval}s{every}",
               flush=True)
     while True:
         try:
