@@ -23,18 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-
-def _setup(workdir: Path) -> None:
-    os.environ["MEDUNION_DATA_DIR"] = str(workdir)
-    os.environ["MEDUNION_SQLITE_PATH"] = str(workdir / "bench.sqlite3")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medunion.settings")
-    os.environ.setdefault("MEDUNION_LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", interactive=False, verbosity=0)
+from fresh import fresh_database
 
 
 def _fill(root: Path, files: int, orphans: int, expired: int) -> list[str]:
@@ -92,7 +81,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="housekeeping-bench-") as tmp:
         workdir = Path(tmp)
-        _setup(workdir)
+        fresh_database(workdir, pg=True)
         from django.db import connection
         from django.db.models import Q
 

@@ -13,25 +13,12 @@ docs/onboarding.md.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-
-def _setup(workdir: Path) -> None:
-    os.environ.pop("DATABASE_URL", None)
-    os.environ["MEDUNION_DATA_DIR"] = str(workdir)
-    os.environ["MEDUNION_SQLITE_PATH"] = str(workdir / "bench.sqlite3")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medunion.settings")
-    os.environ.setdefault("MEDUNION_LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", interactive=False, verbosity=0)
+from fresh import fresh_database
 
 
 def _county(townships: int = 21, clinics_per_township: int = 12) -> list[str]:
@@ -116,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="medunion-bench-") as tmp:
         workdir = Path(tmp)
-        _setup(workdir)
+        fresh_database(workdir)
         clinics = _county()
         coordinator = _coordinator()
         import django
