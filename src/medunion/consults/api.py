@@ -103,7 +103,7 @@ def list_cases(request: HttpRequest, filters: Query[QueueFilters]):
     else:
         page, more = queries.newest_visible(actor, patient=filters.patient if actor.is_practitioner else "",
                                             limit=filters.limit, offset=filters.offset, **narrow)
-        rows = queries.list_page(actor, page, listing="all", limit=filters.limit)
+        rows = queries.record_listed(actor, list(page), listing="all")
     return {"items": [s.queue_item(c, clinician=actor.is_practitioner) for c in rows],
             "next_offset": end if more else None}
 

@@ -1,8 +1,9 @@
 """Read side of teleconsultation: the queues, search, the case page and its live updates, and
 the coordinators' figures. The pages and the API call these; nothing here widens the policy.
 
-Queues (each a lazy queryset, ``select_related`` so a page of 50 costs one query; cut a page
-with :func:`list_page`, which also writes the audit rows for the patients shown):
+Queues (each a lazy queryset, ``select_related``; cut a page with :func:`list_page`, which
+reads the page's keys and then its rows, two queries whatever the page's size, and writes the
+audit rows for the patients shown):
 
 - :func:`my_open_cases` — assigned to me, not closed;
 - :func:`my_team_cases` — sent to a team I am in, not closed;
@@ -44,7 +45,7 @@ from medunion.audit.actions import Entry, record, record_many
 from medunion.audit.models import Verb
 from medunion.core import clock
 from medunion.core.errors import NotFound, ValidationFailed
-from medunion.core.planner import joins_as_written
+from medunion.core.planner import joins_as_written, rows_by_key
 from medunion.network.codes import Specialty
 
 from .models import (
@@ -213,10 +214,15 @@ def queue(actor: Actor, name: str, *, specialty: str = "", urgency: str = "", st
 
 def list_page(actor: Actor, qs: QuerySet[Any], *, listing: str, limit: int = PAGE_SIZE,
               offset: int = 0) -> list[Consult]:
-    """Cut a page from a queue and record it: one audit row per case about a patient shown
-    (each patient's access log says their case was listed), written in one batch."""
+    """Cut a page from a queue, keys first (``rows_by_key``: the joins only for the rows shown,
+    not for every case of a full pool before it is sorted), and record it (``record_listed``)."""
     limit = max(1, min(limit, 200))
-    rows = list(qs[max(0, offset):max(0, offset) + limit])
+    return record_listed(actor, rows_by_key(qs, offset, max(0, offset) + limit), listing=listing)
+
+
+def record_listed(actor: Actor, rows: list[Consult], *, listing: str) -> list[Consult]:
+    """One audit row per case about a patient shown (each patient's access log says their case
+    was listed), written in one batch."""
     record_many(actor, [Entry(action="consult.list", verb=Verb.READ, object_type="consults.consult",
                               object_id=str(c.pk), patient_id=c.patient_id, detail={"list": listing})
                         for c in rows if c.patient_id is not None])

@@ -23,10 +23,11 @@ from medunion.access.policy import visible_consortia, visible_organisations, vis
 from medunion.consults import routing
 from medunion.consults.actions import ConsultInput, create_consult
 from medunion.consults.machine import case_url
-from medunion.consults.queries import QUEUES, list_page, queue
+from medunion.consults.queries import QUEUES, queue, record_listed
 from medunion.consults.targets import is_overdue
 from medunion.core import clock
 from medunion.core.errors import DomainError, NotFound
+from medunion.core.planner import rows_by_key
 from medunion.network.codes import TIER_RANK, TeamKind
 from medunion.patients import queries as pq
 
@@ -94,9 +95,8 @@ def _signature(rows: list[tuple[Any, ...]]) -> str:
 def _rows_context(request: HttpRequest, name: str, qs: Any, window: ListWindow,
                   form: QueueFilterForm) -> dict[str, Any]:
     actor = request.actor  # type: ignore[attr-defined]
-    fetched = list(qs[window.offset:window.fetch_stop])
-    # One audit row per patient shown (a list slices like the queryset list_page expects).
-    shown = list_page(actor, fetched[:window.size], listing=name, limit=window.size)  # type: ignore[arg-type]
+    fetched = rows_by_key(qs, window.offset, window.fetch_stop)
+    shown = record_listed(actor, fetched[:window.size], listing=name)
     now = clock.now()
     rows: list[dict[str, Any]] = [{"c": c, "overdue": is_overdue(c, now), "age": age(c.patient.birth_date) if c.patient else None,
              "asker_title": title_label(c.asker.title), "waiting": now - c.created_at} for c in shown]
