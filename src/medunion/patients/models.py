@@ -109,7 +109,7 @@ class CareRole(models.TextChoices):
 
 class CareTeamLinks(models.QuerySet["CareTeamMember"]):
     def live(self, at: dt.datetime) -> CareTeamLinks:
-        """The links in force at ``at``: begun, and not ended (``until`` unset or later)."""
+        """The links not ended by ``at`` (``until`` unset or later): links are made as they begin."""
         return self.filter(models.Q(until__isnull=True) | models.Q(until__gt=at))
 
 
