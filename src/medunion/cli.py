@@ -141,7 +141,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             if housekeeping.due():
                 tidied = run_housekeeping()
                 if any(tidied.values()) or args.once:
-                    print(_housekeeping_line(tidied), flush=True)
+                    print("worker: " + _housekeeping_line(tidied), flush=True)
         except Exception:  # noqa: BLE001 - logged; the next round tries again
             log.exception("worker round failed")
             if args.once:
@@ -163,7 +163,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _housekeeping_line(tidied: dict[str, int]) -> str:
-    return "worker: housekeeping removed " + ", ".join(f"{what} {n}" for what, n in tidied.items())
+    return "housekeeping removed " + ", ".join(f"{what} {n}" for what, n in tidied.items())
 
 
 def cmd_housekeeping(args: argparse.Namespace) -> int:
@@ -171,7 +171,7 @@ def cmd_housekeeping(args: argparse.Namespace) -> int:
     _setup()
     from medunion.ops.housekeeping import run_housekeeping
 
-    print(_housekeeping_line(run_housekeeping()).removeprefix("worker: "))
+    print(_housekeeping_line(run_housekeeping()))
     return 0
 
 

@@ -75,9 +75,13 @@ def listing(actor: Actor, name: str, *, direction: str = "", state: str = "") ->
 
 
 def list_page(actor: Actor, qs: QuerySet[Any], *, name: str, limit: int = PAGE_SIZE, offset: int = 0) -> list[Referral]:
-    """Cut a page and record it: one audit row per referral shown, written in one batch."""
+    """Cut a page and record it (``record_listed``)."""
     limit = max(1, min(limit, 200))
-    rows = list(qs[max(0, offset):max(0, offset) + limit])
+    return record_listed(actor, list(qs[max(0, offset):max(0, offset) + limit]), name=name)
+
+
+def record_listed(actor: Actor, rows: list[Referral], *, name: str) -> list[Referral]:
+    """One audit row per referral shown, written in one batch."""
     record_many(actor, [Entry(action="referral.list", verb=Verb.READ, object_type="referrals.referral",
                               object_id=str(r.pk), patient_id=r.patient_id, detail={"list": name}) for r in rows])
     return rows

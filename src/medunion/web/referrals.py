@@ -59,7 +59,7 @@ def referrals_page(request: HttpRequest) -> HttpResponse:
     window = list_window(request)
     qs = rq.listing(actor, name, direction=direction)
     fetched = list(qs[window.offset:window.fetch_stop])
-    shown = rq.list_page(actor, fetched[:window.size], name=name)  # type: ignore[arg-type]
+    shown = rq.record_listed(actor, fetched[:window.size], name=name)
     rows = [{"r": r, "age": age(r.patient.birth_date), "overdue": rq.is_overdue(r),
              "outcome_missing": rq.outcome_missing(r)} for r in shown]
     return render(request, "web/referrals/list.html", {
