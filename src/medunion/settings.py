@@ -112,13 +112,15 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "medunion.core.middleware.RequestIdMiddleware",
-    "medunion.web.live.SessionMiddleware",  # Django's; a poll of an open page does not renew the idle time
+    # The pages' middleware (medunion.web.middleware): Django's, passed over by a bearer-token request
+    # to the API or FHIR; the session's is also left alone by a poll of an open page (web.live).
+    "medunion.web.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "medunion.web.middleware.CsrfViewMiddleware",
+    "medunion.web.middleware.AuthenticationMiddleware",
     "medunion.accounts.middleware.SecondFactorMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "medunion.web.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "medunion.core.middleware.DomainErrorMiddleware",
