@@ -6,6 +6,8 @@ real server, in requests per second per core.
     MEDUNION_DATA_DIR=<data dir> .venv/bin/python benchmarks/fhir_throughput.py --existing   # a province
     MEDUNION_PG_KEEP=<cluster dir> scripts/with-postgres.sh .venv/bin/python benchmarks/fhir_throughput.py --existing
     .venv/bin/python benchmarks/fhir_throughput.py --configs 1x1,2x1,2x2,2x4 --seconds 15 --pin
+    .venv/bin/python benchmarks/fhir_throughput.py --configs 1x1 --pin --kinds healthz,me   # for scale
+    .venv/bin/python benchmarks/fhir_throughput.py --configs 1x1 --pin --bare   # gunicorn alone
 
 Without ``--existing`` the demo consortium is built into a fresh database: SQLite in a temporary
 directory, or the empty PostgreSQL database ``DATABASE_URL`` names. With ``--existing`` the
@@ -108,11 +110,15 @@ def cpu_ticks(pid: int) -> int:
 class Server:
     """``medunion serve --no-worker`` in a subprocess (the process is the gunicorn master)."""
 
-    def __init__(self, env: dict[str, str], log: Path, workers: int, threads: int, cpus: set[int] | None) -> None:
+    def __init__(self, env: dict[str, str], log: Path, workers: int, threads: int, cpus: set[int] | None,
+                 bare: bool = False) -> None:
         self.port = free_port()
         self.log = open(log, "ab")  # noqa: SIM115  (closed in stop)
+        # --bare: gunicorn with the same workers and threads, serving benchmarks/bare_wsgi.py.
+        command = ([str(BIN / "gunicorn"), "--chdir", str(ROOT / "benchmarks"), "bare_wsgi:application"] if bare
+                   else [str(BIN / "medunion"), "serve", "--no-worker", "--no-migrate"])
         self.proc = subprocess.Popen(
-            [str(BIN / "medunion"), "serve", "--no-worker", "--no-migrate", "--bind", f"127.0.0.1:{self.port}",
+            [*command, "--bind", f"127.0.0.1:{self.port}",
              "--workers", str(workers), "--threads", str(threads)], env=env, stdout=self.log,
             stderr=subprocess.STDOUT, preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
         deadline = time.monotonic() + 120
@@ -266,14 +272,22 @@ def load(server: Server, work: Work, connections: int, warmup: float, seconds: f
     return result
 
 
+LABELS = {"read": "Patient/{id}", "search": "Patient?identifier=", "healthz": "/healthz",
+          "me": "/api/v1/auth/me"}
+
+
 def requests_for(kind: str, users: dict[str, list[list[str]]], tokens: dict[str, str], port: int,
                  seed: int) -> Work:
     items = []
     for name, patients in users.items():
-        auth = f"Authorization: Bearer {tokens[name]}\r\n"
+        auth = f"Authorization: Bearer {tokens[name]}\r\n" if name in tokens else ""
         for pid, number in patients:
             if kind == "read":
                 path, expect = f"/fhir/Patient/{pid}", f'"id":"{pid}"'
+            elif kind == "healthz":  # the floor: gunicorn, Django and every middleware, and a SELECT 1
+                path, expect = "/healthz", '"status": "ok"'
+            elif kind == "me":  # the API's floor: the bearer token and its account, no patient, no audit row
+                path, expect = "/api/v1/auth/me", f'"{name}"'
             else:
                 path = f"/fhir/Patient?identifier={quote(f'{RESIDENT_ID}|{number}', safe='')}"
                 expect = '"total":1,'
@@ -294,10 +308,15 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=100, help="patients per clinician")
     parser.add_argument("--pin", action="store_true", help="server on the first CPUs, client on the others")
     parser.add_argument("--server-cpus", type=int, default=1)
-    parser.add_argument("--kinds", default="read,search")
+    parser.add_argument("--kinds", default="read,search", help="read, search; for scale: healthz, me")
+    parser.add_argument("--bare", action="store_true",
+                        help="gunicorn serving a three-line WSGI application (benchmarks/bare_wsgi.py) instead of "
+                             "MedUnion: the floor of the server and the socket; implies --kinds healthz")
     parser.add_argument("--server-src", help="run the server from another source tree, for a before/after "
                                              "comparison (git archive HEAD src | tar -x -C DIR; give DIR/src)")
     args = parser.parse_args()
+    if args.bare:
+        args.kinds = "healthz"
 
     with tempfile.TemporaryDirectory(prefix="fhir-bench-") as tmp:
         workdir = Path(tmp)
@@ -338,9 +357,9 @@ def main() -> None:
         tokens: dict[str, str] = {}
         for config in args.configs.split(","):
             workers, threads = (int(x) for x in config.lower().split("x"))
-            server = Server(env, workdir / "serve.log", workers, threads, server_cpus)
+            server = Server(env, workdir / "serve.log", workers, threads, server_cpus, bare=args.bare)
             try:
-                if not tokens:
+                if not tokens and not args.bare:
                     for name in users:
                         status, body = call(server.port, "POST", "/api/v1/auth/token",
                                             {"username": name, "password": picked["password"]})
@@ -366,7 +385,7 @@ def main() -> None:
               "| errors |")
         print("|---|---|---|---|---|---|---|---|")
         for config, kind, conns, r in rows:
-            label = "Patient/{id}" if kind == "read" else "Patient?identifier="
+            label = "(bare gunicorn)" if args.bare else LABELS[kind]
             print(f"| {config} | {label} | {conns} | {r['rps']:.0f} | {r['per_cpu_s']:.0f} | {r['p50_ms']:.1f} "
                   f"| {r['p95_ms']:.1f} | {r['errors']} |")
 
