@@ -65,8 +65,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     argv = ["gunicorn", "medunion.wsgi:application", "--bind", args.bind, "--workers", str(args.workers),
             "--threads", str(args.threads), "--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT,
             "--timeout", "60"]
+    from django.db import connections
     from gunicorn.app.wsgiapp import run
 
+    # The migration and the demo above opened a database connection in this process, which gunicorn
+    # is about to fork into its workers. A worker of one thread serves requests on its main thread,
+    # whose (copied) connection would then be the same socket or SQLite handle in every worker:
+    # PostgreSQL answered one worker's query to another ("lost synchronization with server").
+    connections.close_all()
     worker = None if args.no_worker else _start_worker()
     sys.argv = argv
     try:

@@ -39,3 +39,23 @@ def test_the_worker_command_line():
     args = cli.build_parser().parse_args(["worker", "--once", "--interval", "5"])
     assert (args.once, args.interval, args.func) == (True, 5, cli.cmd_worker)
     assert cli.build_parser().parse_args(["worker"]).interval is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_serve_hands_gunicorn_no_open_database_connection(monkeypatch):
+    """gunicorn forks its workers from this process after the migration ran in it. A worker of one
+    thread serves on its main thread: an inherited connection would be shared by every worker."""
+    from django.db import connection
+
+    at_fork: list[object] = []
+
+    def gunicorn_forks():
+        at_fork.append(connection.connection)
+        raise SystemExit(0)
+
+    monkeypatch.setattr("gunicorn.app.wsgiapp.run", gunicorn_forks)
+    monkeypatch.setattr("medunion.core.checks.assert_safe_to_serve", lambda: None)  # the test keys
+    connection.ensure_connection()
+    with pytest.raises(SystemExit):
+        cli.main(["serve", "--no-worker", "--no-collectstatic", "--workers", "2", "--threads", "1"])
+    assert at_fork == [None]
