@@ -204,3 +204,20 @@ def test_the_editor_renders_in_both_languages(dw, lang):
                                   IMPRESSION_CODES["I61.9"].label, translation.gettext("Clinical question"))]
     assert all(w in body for w in words), words
     assert "I61.9" in body and "21889-1" in body and 'data-testid="sign"' in body
+
+
+def test_the_editor_loads_the_examination_and_checks_the_reader_once(dw):
+    """The page decides by the reader's roles whether to show the editor, then shows it from the
+    same loaded examination: one load, one relationship check (it loaded and checked twice)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    exam = claimed(dw)
+    reader = client("hub_radiologist")
+    page(reader.get(f"/examinations/{exam.pk}/report"))  # the session and translations warmed up
+    with CaptureQueriesContext(connection) as ctx:
+        body = page(reader.get(f"/examinations/{exam.pk}/report"))
+    assert 'data-testid="report-form"' in body
+    sql = [q["sql"] for q in ctx.captured_queries]
+    assert sum(1 for q in sql if q.startswith('SELECT "diagnostics_examination"."id"')) == 1, sql
+    assert sum(1 for q in sql if 'FROM "access_breakglassgrant"' in q) <= 1, sql

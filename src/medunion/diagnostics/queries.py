@@ -187,7 +187,13 @@ def series_of(exam: Examination) -> list[SeriesView]:
 def examination_view(actor: Actor, examination_id: Any, *, audit: bool = True) -> ExaminationView:
     """Everything the examination's page shows, for this actor (404 unless visible), with one
     audit row."""
-    exam = machine.load_visible(actor, examination_id)
+    return view_of(actor, machine.load_visible(actor, examination_id), audit=audit)
+
+
+def view_of(actor: Actor, exam: Examination, *, audit: bool = True) -> ExaminationView:
+    """:func:`examination_view` of an examination ``machine.load_visible`` has just given this
+    actor (a page that first decides what to show by the actor's roles on it loads it once: its
+    roles are kept on the instance)."""
     roles = examination_roles(actor, exam)
     view = ExaminationView(exam=exam, roles=roles, events=events_now(exam, roles), acts=acts_now(exam, roles))
     view.series = series_of(exam)

@@ -28,7 +28,7 @@ from medunion.core.errors import Conflict, DomainError, ValidationFailed
 from medunion.diagnostics import actions_reading as dr
 from medunion.diagnostics import machine
 from medunion.diagnostics import queries as dq
-from medunion.diagnostics.models import Report
+from medunion.diagnostics.models import Examination, Report
 from medunion.diagnostics.states import Role, State
 from medunion.diagnostics.validation import ReportInput, clean_report
 
@@ -93,11 +93,11 @@ def _forms(actor: Any, view: dq.ExaminationView, bound: dict[str, Any]) -> dict[
     return forms
 
 
-def editor_context(request: HttpRequest, examination_id: Any, *, bound: dict[str, Any] | None = None,
+def editor_context(request: HttpRequest, exam: Examination, *, bound: dict[str, Any] | None = None,
                    conflict: str = "") -> dict[str, Any]:
+    """The editor's context for an examination ``machine.load_visible`` gave this request."""
     actor = request.actor  # type: ignore[attr-defined]
-    view = dq.examination_view(actor, examination_id)
-    exam = view.exam
+    view = dq.view_of(actor, exam)
     forms = _forms(actor, view, bound or {})
     series = [{"s": s.series, "n": len(s.instances), "key": s.key_instance} for s in view.series]
     current = view.current
@@ -123,7 +123,7 @@ def report_page(request: HttpRequest, examination_id: Any) -> HttpResponse:
     exam = machine.load_visible(actor, examination_id)
     if not examination_roles(actor, exam) & HUB_ROLES:
         return redirect(exam_url(exam.pk))
-    return render(request, "web/diagnostics/report_editor.html", editor_context(request, exam.pk))
+    return render(request, "web/diagnostics/report_editor.html", editor_context(request, exam))
 
 
 def show_again(request: HttpRequest, eid: Any, *, bound: dict[str, Any] | None = None, conflict: str = "",
@@ -135,7 +135,7 @@ def show_again(request: HttpRequest, eid: Any, *, bound: dict[str, Any] | None =
             "conflict": conflict or _("This step is not yours to take."), "exam_url": exam_url(eid),
             "nav": "reading"}, status=status)
     return render(request, "web/diagnostics/report_editor.html",
-                  editor_context(request, eid, bound=bound, conflict=conflict), status=status)
+                  editor_context(request, exam, bound=bound, conflict=conflict), status=status)
 
 
 STEP_FORMS: dict[str, Any] = {"report": SignForm, "release": StepForm, "addendum": AddendumForm, "amend": AmendForm,
