@@ -16,6 +16,7 @@ from medunion.access.loaders import parse_uuid
 from medunion.access.policy import Action, can
 from medunion.core import clock
 from medunion.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from medunion.core.planner import joins_as_written
 
 from .models import Examination
 from .states import TRANSITIONS, Event, State
@@ -41,7 +42,10 @@ def load(examination_id: uuid.UUID | str, *, related: bool = True) -> Examinatio
     pk = parse_uuid(examination_id)
     qs = Examination.objects.all()
     if related:
-        qs = qs.select_related("patient", "requester", "requesting_organisation", "hub", "reader", "consortium")
+        # Seven tables, each the examination's own related row: on PostgreSQL the planner's search
+        # of their orders took 2.2-2.4 ms on the province against 0.2 to run (core.planner).
+        qs = joins_as_written(qs.select_related("patient", "requester", "requesting_organisation", "hub", "reader",
+                                                "consortium"))
     exam = qs.filter(pk=pk).first()
     if exam is None:
         raise NotFound()
