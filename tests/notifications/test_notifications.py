@@ -1,7 +1,8 @@
 import logging
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils.translation import gettext_lazy as _
 
 from medunion.core.errors import NotFound
@@ -128,6 +129,11 @@ def test_unread_count_inbox_and_mark_read(world, django_assert_num_queries):
     assert mark_all_read(acting=me) == 1 and unread_count(me) == 0
     assert unread_count(other) == 1
     assert unread_count(world.actor("coordinator")) == 0
+    # Nothing left unread: asked, not written (on SQLite an UPDATE takes the write lock anyway).
+    with CaptureQueriesContext(connection) as ctx:
+        assert mark_all_read(acting=me) == 0
+    assert [q["sql"].split()[0] for q in ctx.captured_queries] == ["SELECT"]
+    assert unread_count(other) == 1
 
 
 def test_senders_are_not_loaded_when_misconfigured(world, settings, caplog, django_capture_on_commit_callbacks):

@@ -13,6 +13,8 @@ from medunion.consults import actions as ca
 from medunion.consults.models import Consult, ConsultMessage
 from medunion.consults.validation import AnswerInput, RatingInput
 from medunion.files.actions import store_upload
+from medunion.notifications.actions import mark_all_read
+from medunion.notifications.models import Notification
 from tests.pins import AS_WRITTEN
 
 from .conftest import ask, jpeg, page
@@ -245,11 +247,27 @@ def test_the_case_page_costs_the_same_for_few_and_many_messages(cw, client_for):
         ca.post_message(acting=cardio_actor, consult_id=c.pk, body=f"回复{i}", audience="patient")
         if i % 5 == 0:
             ca.correct_message(acting=doctor_actor, message_id=m.pk, body=f"更正{i}")
+    mark_all_read(acting=doctor_actor, consult_id=c.pk)  # the replies' notices: read, as in `few`
     with CaptureQueriesContext(connection) as many:
         html = page(doctor.get(f"/consults/{c.pk}"))
     assert "消息14" in html and "回复14" in html and "更正10" in html
     assert len(many) == len(few), [q["sql"][:150] for q in many.captured_queries]
     assert len(many) <= 40
+    # A view writes once, its audit row: with no notice unread, none is marked read (on SQLite an
+    # UPDATE takes the write lock even when it changes nothing).
+    for view in (few, many):
+        assert [q["sql"].split()[0] for q in view.captured_queries].count("UPDATE") == 0
+
+
+def test_opening_the_case_reads_its_notices(cw, client_for):
+    c = ask(cw)
+    cardio_actor = cw.actor("cardiologist_tertiary")
+    ca.claim_consult(acting=cardio_actor, consult_id=c.pk)
+    ca.post_message(acting=cardio_actor, consult_id=c.pk, body="请补充心电图")
+    doctor = cw.actor("village_doctor_a")
+    assert Notification.objects.filter(user_id=doctor.user_id, consult_id=c.pk, read_at__isnull=True).exists()
+    assert client_for("village_doctor_a").get(f"/consults/{c.pk}").status_code == 200
+    assert not Notification.objects.filter(user_id=doctor.user_id, consult_id=c.pk, read_at__isnull=True).exists()
 
 
 def test_attachments_are_served_to_those_who_see_their_message(cw, client_for):

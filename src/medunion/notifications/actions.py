@@ -83,10 +83,16 @@ def mark_read(*, acting: Actor, notification_id: Any) -> Notification:
 
 
 def mark_all_read(*, acting: Actor, consult_id: Any = None) -> int:
-    """Mark all the actor's unread notifications read (or those about one consult)."""
+    """Mark all the actor's unread notifications read (or those about one consult).
+
+    Asked first, written only if there are some: opening a case page calls this every time, and on
+    SQLite an UPDATE takes the database's one write lock even when it changes no row, so a page
+    view would have written twice (its audit row, then this)."""
     if acting.user_id is None:
         return 0
     rows = Notification.objects.filter(user_id=acting.user_id, read_at__isnull=True)
     if consult_id is not None:
         rows = rows.filter(consult_id=parse_uuid(consult_id))
+    if not rows.exists():
+        return 0
     return rows.update(read_at=clock.now())
