@@ -10,7 +10,7 @@ from .models import Notification
 
 
 def unread_count(actor: Actor) -> int:
-    """One cheap query (index notification_unread) for the navigation badge."""
+    """One cheap query (index notification_unread_case) for the navigation badge."""
     if actor.user_id is None:
         return 0
     return Notification.objects.filter(user_id=actor.user_id, read_at__isnull=True).count()
