@@ -12,8 +12,12 @@ from collections.abc import Sequence
 def _setup() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medunion.settings")
     import django
+    from django.apps import apps
 
-    django.setup()
+    # Once per process: a second django.setup() configures logging again, onto whatever
+    # sys.stderr is at that moment (in the test suite, a capture that is closed afterwards).
+    if not apps.ready:
+        django.setup()
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
