@@ -173,7 +173,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _housekeeping_line(tidied: dict[str, int]) -> str:
-    return "housekeeping removed " + ", ".join(f"{what} {n}" for what, n in tidied.items())
+    return "housekeeping: " + ", ".join(f"{what} {n}" for what, n in tidied.items())
 
 
 def cmd_housekeeping(args: argparse.Namespace) -> int:
@@ -403,7 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("housekeeping", help="remove expired idempotency keys and sessions, and stored bytes no "
-                                            "record refers to (the worker does it every few hours)")
+                                            "record refers to; refresh SQLite's planner statistics where "
+                                            "stale (the worker does it every few hours)")
     p.set_defaults(func=cmd_housekeeping)
 
     p = sub.add_parser("demo", help="build the demo consortium")

@@ -6,7 +6,10 @@
 - expired sign-in sessions (every sign-in is a row; an idle session expires after
   ``MEDUNION_IDLE_TIMEOUT_SECONDS`` but its row stays until deleted);
 - stored bytes no row refers to, once a day old (``files.actions.sweep_orphans``: an upload whose
-  transaction was rolled back, or a server killed between writing the bytes and committing).
+  transaction was rolled back, or a server killed between writing the bytes and committing);
+- and it keeps SQLite's query planner statistics fresh (``ops.planner_statistics``: a table
+  whose row count has moved by more than a quarter is analysed again; PostgreSQL's autovacuum
+  does that itself).
 
 The background worker runs it on its first round and then every ``MEDUNION_HOUSEKEEPING_HOURS``
 (6; 0: never, for a deployment that runs ``medunion housekeeping`` from its own scheduler). Each
@@ -36,15 +39,18 @@ def clear_sessions() -> int:
 
 
 def run_housekeeping() -> dict[str, int]:
-    """Every part once; how many of each were removed, by a label for the worker's log."""
+    """Every part once; how many of each it did, by a label for the worker's log."""
     from medunion.access.actor import system_actor
     from medunion.core.idempotency import purge_expired
     from medunion.files.actions import sweep_orphans
 
+    from .planner_statistics import refresh_statistics
+
     return {
-        "expired idempotency keys": purge_expired(),
-        "expired sessions": clear_sessions(),
-        "orphaned stored files": sweep_orphans(acting=system_actor("housekeeping")),
+        "expired idempotency keys removed": purge_expired(),
+        "expired sessions removed": clear_sessions(),
+        "orphaned stored files removed": sweep_orphans(acting=system_actor("housekeeping")),
+        "tables analysed": len(refresh_statistics()),
     }
 
 
