@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from django.core.checks import run_checks
 from django.db import connection
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 
+from medunion.accounts.bearer import bearer_token
 from medunion.web.middleware import CsrfViewMiddleware, SessionMiddleware
 from tests.api.conftest import issue_token
 
@@ -83,3 +84,24 @@ def test_the_checks_still_find_djangos_middleware():
     the hooks Django collects are there."""
     assert [m.id for m in run_checks(tags=["admin"])] == []
     assert hasattr(CsrfViewMiddleware, "process_view") and not hasattr(SessionMiddleware, "process_view")
+
+
+@pytest.mark.parametrize(("header", "token"), [
+    (None, None), ("Bearer mu_abc", "mu_abc"), ("bearer  mu_abc ", "mu_abc"), ("BEARER mu_abc", "mu_abc"),
+    ("Bearer", ""), ("Bearer ", ""), ("Basic dXNlcjpwYXNz", None), ("Bearermu_abc", None), ("", None),
+])
+def test_the_bearer_header_is_read_one_way(header, token):
+    """One reading of the header for the API, FHIR, the middleware and revoking a token."""
+    request = RequestFactory().get("/api/v1/auth/me", **({"HTTP_AUTHORIZATION": header} if header is not None else {}))
+    assert bearer_token(request) == token
+
+
+def test_every_surface_takes_the_scheme_in_any_case_and_no_other_scheme(world):
+    token = issue_token("village_doctor_a")
+    assert Client().get("/fhir/metadata").status_code == 200
+    assert Client().get("/fhir/Patient", headers={"authorization": f"bEaReR {token}"}).status_code == 200
+    # Another scheme on FHIR is refused even beside a signed-in session: never a silent fallback.
+    assert _signed_in(world, "village_doctor_a", authorization="Basic dXNlcjpwYXNz").get(
+        "/fhir/Patient").status_code == 401
+    assert Client().delete("/api/v1/auth/token", headers={"authorization": f"bearer {token}"}).status_code == 204
+    assert Client().get("/api/v1/auth/me", headers={"authorization": f"Bearer {token}"}).status_code == 401

@@ -32,6 +32,7 @@ from medunion.core.json_body import BodyIn, JsonBody
 from medunion.network.schemas import TEXT, Pages
 
 from . import actions
+from .bearer import bearer_token
 from .models import ApiToken, Role, User
 
 router = Router(tags=["accounts"])
@@ -178,8 +179,7 @@ def accounts(request: HttpRequest, filters: Query[AccountFilters]) -> Any:
 
 
 def _bearer_digest(request: HttpRequest) -> str:
-    header = request.headers.get("Authorization", "")
-    raw = header.split(" ", 1)[1].strip() if header.lower().startswith("bearer ") else ""
+    raw = bearer_token(request)
     return ApiToken.digest_of(raw) if raw else ""
 
 

@@ -12,6 +12,7 @@ from medunion.api import api_actor, problems
 from medunion.core.json_body import BodyIn, JsonBody
 
 from . import actions
+from .bearer import bearer_token
 
 router = Router(tags=["auth"])
 
@@ -51,9 +52,7 @@ def create_token(request: HttpRequest, payload: JsonBody[TokenIn]):
 
 @router.delete("/token", response={204: None}, summary="Revoke the bearer token of this request")
 def revoke_token(request: HttpRequest):
-    header = request.headers.get("Authorization", "")
-    raw = header.split(" ", 1)[1].strip() if header.lower().startswith("bearer ") else ""
-    actions.revoke_token(acting=api_actor(request), raw=raw or None)
+    actions.revoke_token(acting=api_actor(request), raw=bearer_token(request) or None)
     return Status(204, None)
 
 

@@ -148,11 +148,11 @@ def check_format(request: HttpRequest) -> None:
 def fhir_actor(request: HttpRequest) -> Actor:
     """The bearer token of the JSON API, else the pages' session; 401 without either."""
     from medunion.accounts.actions import user_for_token
+    from medunion.accounts.bearer import bearer_token
 
-    header = request.headers.get("Authorization", "")
-    if header:
-        scheme, _sep, raw = header.partition(" ")
-        user = user_for_token(raw.strip()) if scheme.lower() == "bearer" else None
+    if request.META.get("HTTP_AUTHORIZATION"):
+        raw = bearer_token(request)
+        user = user_for_token(raw) if raw else None
         if user is None:
             raise NotAuthenticated(_("The bearer token is missing, unknown, expired or revoked."))
     else:

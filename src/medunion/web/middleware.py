@@ -22,6 +22,8 @@ from django.contrib.messages.middleware import MessageMiddleware as DjangoMessag
 from django.http import HttpRequest
 from django.middleware.csrf import CsrfViewMiddleware as DjangoCsrfViewMiddleware
 
+from medunion.accounts.bearer import bearer_token
+
 from .live import SessionMiddleware as LiveSessionMiddleware
 
 TOKEN_SURFACES = ("/api/", "/fhir/")
@@ -32,8 +34,7 @@ def bearer_request(request: HttpRequest) -> bool:
     """A request to the JSON API or FHIR with ``Authorization: Bearer …`` (valid or not: an unknown
     token answers 401, it does not fall back to a session). Other paths keep their session
     whatever headers a proxy adds."""
-    scheme = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")[0]
-    return scheme.lower() == "bearer" and request.path_info.startswith(TOKEN_SURFACES)
+    return bearer_token(request) is not None and request.path_info.startswith(TOKEN_SURFACES)
 
 
 def pages_only(cls: type, *, passed_over: Callable[[HttpRequest], None] | None = None) -> type:
