@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
 from medunion.access.actor import Actor, actor_for
+from medunion.accounts.bearer import bearer_token
 from medunion.core.errors import (
     RETRY_AFTER_SECONDS,
     Conflict,
@@ -148,7 +149,6 @@ def check_format(request: HttpRequest) -> None:
 def fhir_actor(request: HttpRequest) -> Actor:
     """The bearer token of the JSON API, else the pages' session; 401 without either."""
     from medunion.accounts.actions import user_for_token
-    from medunion.accounts.bearer import bearer_token
 
     if request.META.get("HTTP_AUTHORIZATION"):
         raw = bearer_token(request)
