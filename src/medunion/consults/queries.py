@@ -204,13 +204,6 @@ def newest_visible(actor: Actor, *, patient: str = "", limit: int = PAGE_SIZE, o
     return page, len(keys) > limit
 
 
-def search_cases(actor: Actor, q: str) -> QuerySet[Any]:
-    """Visible cases about the patient named by ``q`` (see :func:`match_patient`)."""
-    if not (q or "").strip() or actor.is_patient:
-        return Consult.objects.none()
-    return _queue(match_patient(visible_consults(actor), q), order=("-created_at", "-id"))
-
-
 def queue(actor: Actor, name: str, *, specialty: str = "", urgency: str = "", state: str = "",
           patient: str = "") -> QuerySet[Any]:
     """One queue by name (``QUEUES``), filtered and searched; unknown name: 404."""
