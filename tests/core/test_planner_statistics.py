@@ -14,6 +14,7 @@ from django.db import connection
 from django.utils import timezone
 
 from medunion.files.models import StoredFile
+from medunion.ops import planner_statistics
 from medunion.ops.planner_statistics import refresh_statistics, survey
 from medunion.patients.models import Patient
 
@@ -135,3 +136,25 @@ def test_the_planner_reads_them(world):
 @pytest.mark.skipif(SQLITE, reason="PostgreSQL's autovacuum")
 def test_postgresql_is_left_to_its_autovacuum(world):
     assert refresh_statistics() == []
+
+
+@only_sqlite
+def test_a_large_table_keeps_its_statistics_but_a_new_index_is_analysed(world, monkeypatch):
+    """Writers wait while an index is analysed: past a size, a table is analysed again only for an
+    index that has no statistics yet."""
+    _sessions(8, 0)
+    refresh_statistics()
+    monkeypatch.setattr(planner_statistics, "LARGEST_ANALYSED_AGAIN", 10)
+    _sessions(8, 8)  # 16: twice what the statistics hold, and over the size
+    assert _of("django_session").to_analyse() == () and refresh_statistics() == []
+    assert _of("django_session").analysed_rows == 8
+    index = _of("django_session").indexes[0]
+    with connection.cursor() as cur:
+        cur.execute("DELETE FROM sqlite_stat1 WHERE idx = %s", [index])
+    assert _of("django_session").to_analyse() == (index,)
+    assert refresh_statistics() == ["django_session"]
+    assert int(_held("django_session")[index].split()[0]) == 16
+    _sessions(5, 16)  # 21: more than a quarter over 16 again
+    assert _of("django_session").to_analyse() == ()
+    monkeypatch.setattr(planner_statistics, "LARGEST_ANALYSED_AGAIN", 1_000)  # under the size: all of it
+    assert set(_of("django_session").to_analyse()) == set(_of("django_session").indexes)

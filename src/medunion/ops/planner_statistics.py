@@ -9,8 +9,9 @@ them 1 and 1.5 (benchmarks/README.md, "SQLite's planner statistics").
 
 :func:`refresh_statistics` re-analyses a table that has rows and an index never analysed (a new
 deployment, an index a migration added), or whose row count is off by more than a quarter from
-the count its statistics hold; an unchanged table is left alone. Counting the province's tables
-costs 0.2–3.5 s of reading. ``ANALYZE`` runs index by index, each in its own short transaction,
+the count its statistics hold (once it has statistics, a table of more than
+``LARGEST_ANALYSED_AGAIN`` rows only for an index without); an unchanged table is left alone.
+Counting the province's tables costs 0.2–3.5 s of reading. ``ANALYZE`` runs index by index, each in its own short transaction,
 so writers wait at most for one index (3 s for the largest on the province, the audit trail's):
 SQLite has one write lock. A connection loads the statistics with the schema when it opens, and
 ``ANALYZE`` does not change the schema, so the server's connections take the new ones within
@@ -26,6 +27,13 @@ from typing import Any
 from django.db import connection, transaction
 
 GROWTH = 1.25  # re-analysed once the row count is outside [count / GROWTH, count * GROWTH]
+# Writers wait while an index is analysed: on the province 0.4-0.8 s a million rows (3 s for the
+# audit trail's largest index, 3.8 million rows, read from disk). A table with more rows than this
+# keeps the statistics it has once it has them: the shape of its rows moves slowly, while the
+# audit trail, which every read of patient data adds to, would be analysed again every few days
+# and in time for longer than a writer waits for its turn (20 s, settings). An index it has no
+# statistics for (a migration added it) is still analysed, once.
+LARGEST_ANALYSED_AGAIN = 5_000_000
 
 
 @dataclass(frozen=True)
@@ -36,13 +44,22 @@ class TableStatistics:
     indexes: tuple[str, ...]
     unanalysed: tuple[str, ...]  # indexes without statistics
 
+    def to_analyse(self) -> tuple[str, ...]:
+        """The indexes (or, for a table without any, the table) to analyse now; none when fresh."""
+        everything = self.indexes or (self.table,)
+        if self.rows == 0:  # ANALYZE of an empty table removes its statistics
+            return (self.table,) if self.analysed_rows is not None else ()
+        if self.analysed_rows is None:
+            return everything
+        if self.rows > LARGEST_ANALYSED_AGAIN:
+            return self.unanalysed
+        if self.unanalysed or not self.analysed_rows / GROWTH <= self.rows <= self.analysed_rows * GROWTH:
+            return everything
+        return ()
+
     @property
     def stale(self) -> bool:
-        if self.rows == 0:
-            return self.analysed_rows is not None  # ANALYZE of an empty table removes its rows
-        if self.unanalysed or self.analysed_rows is None:
-            return True
-        return not self.analysed_rows / GROWTH <= self.rows <= self.analysed_rows * GROWTH
+        return bool(self.to_analyse())
 
 
 def _quote(name: str) -> str:
@@ -96,10 +113,10 @@ def refresh_statistics() -> list[str]:
         return []
     analysed = []
     for table in survey():
-        if not table.stale:
-            continue
-        for name in table.indexes or (table.table,):
+        names = table.to_analyse()
+        for name in names:
             with transaction.atomic(), connection.cursor() as cur:
                 cur.execute(f"ANALYZE {_quote(name)}")
-        analysed.append(table.table)
+        if names:
+            analysed.append(table.table)
     return analysed
