@@ -13,7 +13,7 @@ from .models import Notification
 # SQLite's planner knows only averages: where the accounts with unread notices hold many more than
 # accounts hold notices on average (a busy specialist with thousands unread, many accounts that
 # have read theirs) it read the account's every notice through the inbox index instead (6 ms a
-# page on the province, 0.3 through this one). So it is named; PostgreSQL picks it by itself.
+# page on the province, 0.2 through this one). So it is named; PostgreSQL picks it by itself.
 _UNREAD_ON_SQLITE = ('SELECT count(*) FROM "notifications_notification" INDEXED BY "notification_unread_case" '
                      'WHERE "user_id" = %s AND "read_at" IS NULL')
 

@@ -11,9 +11,9 @@ them 1 and 1.5 (benchmarks/README.md, "SQLite's planner statistics").
 deployment, an index a migration added), or whose row count is off by more than a quarter from
 the count its statistics hold (once it has statistics, a table of more than
 ``LARGEST_ANALYSED_AGAIN`` rows only for an index without); an unchanged table is left alone.
-Counting the province's tables costs 0.2–3.5 s of reading. ``ANALYZE`` runs index by index, each in its own short transaction,
-so writers wait at most for one index (3 s for the largest on the province, the audit trail's):
-SQLite has one write lock. A connection loads the statistics with the schema when it opens, and
+Counting the province's tables costs 0.2–3.5 s of reading. ``ANALYZE`` runs index by index, each
+in its own short transaction, so writers wait at most for one index (3 s for the largest on the
+province, the audit trail's): SQLite has one write lock. A connection loads the statistics with the schema when it opens, and
 ``ANALYZE`` does not change the schema, so the server's connections take the new ones within
 ``MEDUNION_SQLITE_CONN_MAX_AGE``.
 """
