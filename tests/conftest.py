@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from medunion.core import clock
 from tests.world import PASSWORD, World, build_world
 
 
@@ -88,4 +89,12 @@ def _english_outside_requests():
     from django.utils import translation
 
     with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def one_day():
+    """The app's clock held at the test's start: what a test dates "today" and what it checks
+    against it fall on one date even when the run crosses midnight in Shanghai."""
+    with clock.frozen(clock.now()):
         yield

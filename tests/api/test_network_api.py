@@ -271,6 +271,7 @@ def _grant_referral_credentials(coord: Api, world: World, pid) -> str:
     return licence.json()["id"]
 
 
+@pytest.mark.usefixtures("one_day")
 def test_privileges_are_derived_and_explained(world, api, coord):
     pid = _pid(world, "village_doctor_a")
     before = coord.get(f"/practitioners/{pid}/privileges").json()

@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import io
 
+import pytest
 from django.db import connection
 
 from medunion.audit import triggers
@@ -37,6 +38,7 @@ def test_a_coordinator_sees_the_events_of_their_consortias_clinicians_only(world
     assert world.users["outsider"].pk not in {e.actor_id for e in events}
 
 
+@pytest.mark.usefixtures("one_day")
 def test_filters(world, coord):
     patient = world.patients["patient_a"]
     record(world.actor("cardiologist_tertiary"), "patient.read", patient_id=patient.pk)
