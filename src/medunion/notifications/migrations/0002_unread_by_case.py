@@ -19,6 +19,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='notification',
-            index=models.Index(condition=models.Q(('read_at__isnull', True)), fields=['user', 'consult'], name='notification_unread_case'),
+            index=models.Index(condition=models.Q(('read_at__isnull', True)), fields=['user', 'consult', 'read_at'], name='notification_unread_case'),
         ),
     ]
