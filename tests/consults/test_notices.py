@@ -103,7 +103,7 @@ def test_the_badge_counts_through_the_unread_index_however_the_statistics_fall(c
     """SQLite's statistics hold averages: when the accounts with unread notices hold many more of
     them than accounts hold notices on average (a busy specialist with everything unread, many
     accounts that have read theirs), its planner took the inbox index and read every notice of
-    the busy account's row by row (the province, after refreshed statistics: 6 ms a page, 0.3
+    the busy account's row by row (the province, after refreshed statistics: 6 ms a page, 0.2
     through the unread index)."""
     busy = cw.users["cardiologist_b"]
     Notification.objects.bulk_create(Notification(user=busy, kind="consult.message", title=f"n{i}")
