@@ -9,8 +9,9 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from django.db import connection, connections
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import Q
+from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 
 from medunion.access.actor import Actor
@@ -181,3 +182,68 @@ def test_insert_falls_back_for_rows_with_keys(world):
     region = Region(code="999999999999", name="测试村", level=5)
     insert([region])
     assert Region.objects.filter(code="999999999999").exists()
+
+
+def _spy_on_djangos_cursor(monkeypatch) -> list[str]:
+    """The SQL run through Django's cursor of the default connection from now on."""
+    conn = connections["default"]
+    real = conn.cursor
+    seen: list[str] = []
+
+    def cursor():
+        wrapped = real()
+        execute = wrapped.execute
+
+        def spied(sql, params=None):
+            seen.append(sql)
+            return execute(sql, params)
+
+        wrapped.execute = spied
+        return wrapped
+
+    monkeypatch.setattr(conn, "cursor", cursor)
+    return seen
+
+
+def test_compiled_sql_runs_on_the_databases_own_cursor_unless_queries_are_logged(world, monkeypatch):
+    """Run for real, not logged: the statement and the audit row's insert pass over Django's cursor
+    (the rows still the ORM's); logged (DEBUG, a test counting queries), both go through it."""
+    stmt = Statement(lambda pk: Patient.objects.select_related("region", "registered_at").filter(pk=pk))
+    p = world.patients["patient_a"]
+    want = _fields(Patient.objects.select_related("region", "registered_at").get(pk=p.pk))
+    actor = world.actor("village_doctor_a")
+    entry = Entry(action="test.cursor", verb=Verb.READ, object_type="patients.patient", object_id=str(p.pk),
+                  patient_id=p.pk)
+    seen = _spy_on_djangos_cursor(monkeypatch)
+    assert _fields(stmt.first(p.pk)) == want
+    [row] = record_many(actor, [entry])
+    assert not [sql for sql in seen if "patients_patient" in sql or "INSERT" in sql.upper()], seen
+    assert AuditEvent.objects.get(seq=row.seq).hash == row.hash
+    with CaptureQueriesContext(connection) as ctx:
+        assert _fields(stmt.first(p.pk)) == want
+        record_many(actor, [entry])
+    assert [sql for sql in seen if "patients_patient" in sql] and [sql for sql in seen if "INSERT" in sql.upper()]
+    assert len([q for q in ctx.captured_queries if "patients_patient" in q["sql"]]) == 1
+    assert verify_chain().ok
+
+
+def test_the_databases_own_cursor_raises_as_django_does(world):
+    """Errors on the fast path are Django's (what the 503 handler and the connection's housekeeping
+    look for), and a transaction that must be rolled back is refused as Django refuses it."""
+    stmt = Statement(lambda code: Region.objects.filter(code=code).values_list("name", flat=True))
+    region = Region.objects.first()
+    assert stmt.all(region.code) == [region.name]
+    with transaction.atomic():
+        connection.set_rollback(True)  # what an error caught inside the block leaves
+        with pytest.raises(TransactionManagementError):
+            stmt.all(region.code)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute('ALTER TABLE "network_region" RENAME TO "network_region_gone"')
+        try:
+            with pytest.raises(DatabaseError) as raised:
+                stmt.all(region.code)
+            assert type(raised.value).__module__ == "django.db.utils", type(raised.value)
+        finally:
+            connection.set_rollback(True)
+    assert stmt.all(region.code) == [region.name]

@@ -180,6 +180,26 @@ def test_a_fhir_read_whose_connection_is_cut_answers_an_operation_outcome(world,
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_fhir_read_cut_on_the_databases_own_cursor_answers_an_operation_outcome(world, bearer):
+    """The hot path's compiled statements run on psycopg's own cursor, not Django's (core.statements;
+    an execute wrapper, as in the tests above, would send them through Django's). Cut where nothing
+    wraps them: the server restarted after the request's health check, before its first statement
+    (the bearer token's). The same 503, and the next request reconnects."""
+    _postgresql()
+    patient = world.patients["patient_a"]
+    assert bearer.get(f"/fhir/Patient/{patient.pk}").status_code == 200
+    close_old_connections()  # request_started, as the WSGI server sends it
+    connection.ensure_connection()
+    _terminate(connection.connection.info.backend_pid)
+    connection.health_check_done = True  # the restart came after this request's health check
+    response = bearer.get(f"/fhir/Patient/{patient.pk}")
+    _assert_outcome(response)
+    _end_of_request()
+    again = bearer.get(f"/fhir/Patient/{patient.pk}")
+    assert again.status_code == 200 and again.json()["id"] == str(patient.pk)
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_page_whose_connection_is_cut_in_the_view_answers_a_readable_503(world, settings):
     _postgresql()
     settings.MEDUNION_REQUIRE_MFA = False

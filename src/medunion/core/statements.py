@@ -11,6 +11,13 @@ compiled, and each stand-in is found among the compiled parameters; later calls 
 values in those places and run the SQL as compiled. Rows come back as the queryset gives them:
 the same converters (decryption, UUIDs, times), the same models and ``select_related`` objects.
 
+Compiled SQL runs on the database's own cursor, with its placeholders already in the database's
+form (SQLite's ``?``), and errors raised as Django raises them: passing over Django's cursor
+wrapper and SQLite's rewriting of ``%s`` on every run took a sixth of a FHIR read
+(benchmarks/README.md). When queries are logged (``DEBUG``, a test counting them) or an execute
+wrapper is installed, the statement runs through Django's cursor instead, and is seen and counted
+like any other.
+
 The shape is the key: the type of each value, the length of each list, and the value itself of
 ``None``, ``True`` and ``False`` (they may change the SQL: ``IS NULL``, an empty ``IN`` dropped
 from an OR). So the function must build its queryset from the shapes of its values alone, never
@@ -36,6 +43,7 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.sqlite3.base import FORMAT_QMARK_REGEX
 from django.db.models import AutoField, QuerySet
 from django.db.models.query import (
     FlatValuesListIterable,
@@ -131,9 +139,42 @@ def _match(connection: Any, param: Any, wanted: dict[tuple[int, int | None], Any
     return None
 
 
+def _native(connection: Any, sql: str) -> str:
+    """The SQL as the database's own cursor takes it: SQLite's ``?`` for Django's ``%s`` (the
+    rewriting Django's SQLite cursor does on every run); other databases take ``%s`` themselves."""
+    if connection.vendor == "sqlite":
+        return FORMAT_QMARK_REGEX.sub("?", sql).replace("%%", "%")
+    return sql
+
+
+def fetch(connection: Any, sql: str, native: str, params: Sequence[Any]) -> list[Any]:
+    """Run compiled SQL and return its rows: ``native`` on the database's own cursor, or ``sql``
+    through Django's cursor when queries are logged or an execute wrapper is installed. Either way
+    as Django runs a query: the connection opened or health-checked first, a transaction that
+    must be rolled back refused, the driver's errors raised as Django's (``django.db.utils``)."""
+    if connection.queries_logged or connection.execute_wrappers:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    connection.validate_no_broken_transaction()
+    with connection.wrap_database_errors:
+        if connection.vendor == "sqlite":
+            return connection.connection.execute(native, params).fetchall()
+        cursor = connection.create_cursor()
+        try:
+            cursor.execute(native, params)
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+
+
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
+    native: str
     params: tuple[Any, ...]
     slots: tuple[tuple[int, int, int | None, Callable[[Any], Any]], ...]  # place, arg, item, form
     rows: Callable[[list[Any]], list[Any]] | None  # None: the compiled SQL can match nothing
@@ -176,10 +217,7 @@ class Statement:
         values = [list(a) if isinstance(a, (list, tuple, set, frozenset)) else a for a in args]
         for place, arg, item, form in compiled.slots:
             params[place] = form(values[arg] if item is None else values[arg][item])
-        with connections[using].cursor() as cursor:
-            cursor.execute(compiled.sql, params)
-            fetched = cursor.fetchall()
-        return compiled.rows(fetched)
+        return compiled.rows(fetch(connections[using], compiled.sql, compiled.native, params))
 
     # --- compiling ------------------------------------------------------------------------------
 
@@ -210,7 +248,7 @@ class Statement:
         try:
             sql, params = compiler.as_sql()
         except EmptyResultSet:
-            return _Compiled("", (), (), None)
+            return _Compiled("", "", (), (), None)
         wanted = {(i, j): v for i, s in enumerate(stand_ins) for j, v in
                   ([(None, s)] if not isinstance(s, list) else enumerate(s)) if s not in (None, True, False)}
         slots, found = [], set()
@@ -226,7 +264,8 @@ class Statement:
         if missing:
             raise StatementError(f"{self.name}: values {sorted(a for a, _ in missing)} are not parameters of "
                                  "the compiled SQL")
-        return _Compiled(sql, tuple(params), tuple(slots), self._reader(kind, qs, compiler, using))
+        return _Compiled(sql, _native(connection, sql), tuple(params), tuple(slots),
+                         self._reader(kind, qs, compiler, using))
 
     @staticmethod
     def _reader(kind: str, qs: QuerySet[Any], compiler: Any, using: str) -> Callable[[list[Any]], list[Any]]:
@@ -295,7 +334,7 @@ class Insert:
         compiled = cache.get(key)
         if compiled is None:
             compiled = cache[key] = self._compile(objs, using)
-        sql, compiler, per_row, returning = compiled
+        sql, native, compiler, per_row, returning = compiled
         rows = self._values(compiler, objs)
         if any(hasattr(v, "as_sql") for row in rows for v in row):  # an expression: its own SQL
             self.model._default_manager.using(using).bulk_create(objs)
@@ -304,9 +343,7 @@ class Insert:
             params = [v for row in rows for v in row]
         else:  # the database's own form (PostgreSQL: one array a column, through UNNEST)
             params = [v for row in compiler.assemble_as_sql(self.fields, rows)[1] for v in row]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, *returning])
-            keys = cursor.fetchall()
+        keys = fetch(connection, sql, native, [*params, *returning])
         pk = self.model._meta.pk
         for obj, row in zip(objs, keys, strict=True):
             setattr(obj, pk.attname, row[0])
@@ -317,7 +354,7 @@ class Insert:
         """Each row's values as Django's insert compiler prepares them (pre_save, db prep)."""
         return [[compiler.prepare_value(f, compiler.pre_save_val(f, o)) for f in self.fields] for o in objs]
 
-    def _compile(self, objs: list[Any], using: str) -> tuple[str, Any, bool, tuple[Any, ...]]:
+    def _compile(self, objs: list[Any], using: str) -> tuple[str, str, Any, bool, tuple[Any, ...]]:
         query = InsertQuery(self.model)
         query.insert_values(self.fields, objs)
         compiler = query.get_compiler(using=using)
@@ -329,4 +366,4 @@ class Insert:
         if len(params) != sum(len(r) for r in param_rows) + len(returning):
             raise StatementError(f"{self!r}: the values are not parameters of the compiled statement")
         query.objs = []  # the values are prepared per call; keep no rows alive in the cache
-        return sql, compiler, per_row, returning
+        return sql, _native(connections[using], sql), compiler, per_row, returning
