@@ -4,10 +4,17 @@ always OperationOutcome (never a 500, never an HTML page)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import string
+from typing import Any
+from wsgiref.util import setup_testing_defaults
 
 import pytest
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.test import Client
+from django.urls import set_script_prefix
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -190,3 +197,36 @@ def test_an_unexpected_failure_is_a_500_operation_outcome(world, client_for, mon
     body = response.json()
     validate(body)
     assert body["issue"][0]["code"] == "exception" and "boom" not in body["issue"][0]["diagnostics"]
+
+
+
+def test_links_name_the_base_the_request_came_through(world, bearer_for):
+    """The base URL of search links is reversed once per script prefix: a server mounted under a
+    prefix gives links under it, and one without gives links without it, in either order. Called
+    as a WSGI server calls Django (the test client sets no script prefix), without closing the
+    test's connection at the request's start (as the test client does not)."""
+    authorization = bearer_for("village_doctor_a").defaults["HTTP_AUTHORIZATION"]
+    handler = WSGIHandler()
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+
+    def fetch(path: str, query: str, prefix: str) -> dict[str, Any]:
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": query, "SCRIPT_NAME": prefix,
+                   "HTTP_HOST": "testserver", "HTTP_AUTHORIZATION": authorization,
+                   "HTTP_ACCEPT": "application/fhir+json"}
+        setup_testing_defaults(environ)
+        status = []
+        body = b"".join(handler(environ, lambda s, headers, exc_info=None: status.append(s)))
+        assert status[0].startswith("200"), (status, body[:300])
+        return json.loads(body)
+
+    try:
+        for prefix in ("", "/medunion", ""):
+            bundle = fetch("/fhir/Patient", "name=%E9%99%88", prefix)
+            assert bundle["link"][0]["url"].startswith(f"http://testserver{prefix}/fhir/Patient?"), prefix
+            metadata = fetch("/fhir/metadata", "", prefix)
+            assert metadata["implementation"]["url"] == f"http://testserver{prefix}/fhir"
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+        set_script_prefix("/")
