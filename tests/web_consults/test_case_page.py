@@ -185,6 +185,7 @@ def test_form_errors_are_shown_on_the_step(cw, client_for):
     assert response.status_code == 422
     html = page(response)
     assert '<details class="step step--answer" open' in html and "field--error" in html
+    assert html.count('class="errorlist') == 2  # the messages themselves, under the two empty fields
     response = post_step(cardio, c, "decline", reason="")
     assert response.status_code == 422 and '<details class="step step--decline" open' in page(response)
     assert Consult.objects.get().state == "in_progress"
