@@ -147,7 +147,7 @@ def _native(connection: Any, sql: str) -> str:
     return sql
 
 
-def fetch(connection: Any, sql: str, native: str, params: Sequence[Any]) -> list[Any]:
+def _fetch(connection: Any, sql: str, native: str, params: Sequence[Any]) -> list[Any]:
     """Run compiled SQL and return its rows: ``native`` on the database's own cursor, or ``sql``
     through Django's cursor when queries are logged or an execute wrapper is installed. Either way
     as Django runs a query: the connection opened or health-checked first, a transaction that
@@ -217,7 +217,7 @@ class Statement:
         values = [list(a) if isinstance(a, (list, tuple, set, frozenset)) else a for a in args]
         for place, arg, item, form in compiled.slots:
             params[place] = form(values[arg] if item is None else values[arg][item])
-        return compiled.rows(fetch(connections[using], compiled.sql, compiled.native, params))
+        return compiled.rows(_fetch(connections[using], compiled.sql, compiled.native, params))
 
     # --- compiling ------------------------------------------------------------------------------
 
@@ -343,7 +343,7 @@ class Insert:
             params = [v for row in rows for v in row]
         else:  # the database's own form (PostgreSQL: one array a column, through UNNEST)
             params = [v for row in compiler.assemble_as_sql(self.fields, rows)[1] for v in row]
-        keys = fetch(connection, sql, native, [*params, *returning])
+        keys = _fetch(connection, sql, native, [*params, *returning])
         pk = self.model._meta.pk
         for obj, row in zip(objs, keys, strict=True):
             setattr(obj, pk.attname, row[0])
