@@ -147,6 +147,9 @@ TEMPLATES = [
     },
 ]
 
+# Django's, without rendering the error list of a field that has none (medunion.web.forms).
+FORM_RENDERER = "medunion.web.forms.FormRenderer"
+
 # --- database ---------------------------------------------------------------------------
 DATABASE_URL = env("DATABASE_URL", "")
 if DATABASE_URL:

@@ -6,11 +6,25 @@ import uuid
 from typing import Any
 
 from django import forms
+from django.forms.renderers import DjangoTemplates
 from django.utils.translation import gettext_lazy as _
 
 from medunion.patients.models import ConsentScope, Sex
 
 BLANK = [("", "—")]
+
+ERROR_TEMPLATES = "django/forms/errors/"
+
+
+class FormRenderer(DjangoTemplates):
+    """Django's form renderer (settings.FORM_RENDERER), except that an empty error list is not
+    rendered: Django renders its template for every field shown, errors or not (nine times on each
+    case page, for its step forms), and each of those templates renders nothing without errors."""
+
+    def render(self, template_name: str, context: dict[str, Any], request: Any = None) -> str:
+        if template_name.startswith(ERROR_TEMPLATES) and not context.get("errors"):
+            return ""
+        return super().render(template_name, context, request=request)
 
 
 class DateInput(forms.DateInput):
