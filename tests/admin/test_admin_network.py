@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import unescape
+
 from medunion.network.models import ConsortiumMembership, Department, Organisation, Team, TeamMember
 from tests.admin.helpers import admin_url, events_since, form_data, inline_management, last_seq
 from tests.web_coordinator.helpers import other_coordinator
@@ -111,7 +113,7 @@ def test_department_capacity_is_edited_through_save_department(world, client_for
     assert r.status_code == 200
     form = r.context["inline_admin_formsets"][0].formset.forms[0]
     assert form.errors["green_channel_beds"] == ["Reserved beds cannot exceed the department's beds."]
-    assert "Reserved beds cannot exceed the department&#x27;s beds." in r.content.decode()
+    assert "Reserved beds cannot exceed the department's beds." in unescape(r.content.decode())
     assert Department.objects.get(organisation=tertiary, code="CARD").green_channel_beds == 4
     assert not events_since(before)
 

