@@ -20,11 +20,11 @@ ERROR_TEMPLATES = "django/forms/errors/"
 class FormRenderer(Jinja2):
     """The form renderer (settings.FORM_RENDERER): Django's widget, label and error templates
     (``django/forms/…``) in their Jinja2 versions, which Django ships beside the others and which
-    give the same HTML (fewer blank lines) at less than half the cost (58 µs a widget against 128).
-    A case page renders 14 widgets with their options and attributes, a fifth of its time in
-    Django's template language. Any other template a widget names (the admin's, a custom widget's
-    under ``templates/``) is rendered by Django's template language, as Django's own renderer
-    would. And an empty error list is not rendered: Django renders its template for every field
+    give the same HTML (fewer blank lines) faster. Widgets with their options and attributes were
+    a fifth of a case page in Django's template language; the case page is ≈12 % faster with these,
+    the pool's queue with its filters ≈20 % (benchmarks/README.md, "The limit"). Any other
+    template a widget names (the admin's, a custom widget's under ``templates/``) is rendered by
+    Django's template language, as Django's own renderer would. And an empty error list is not rendered: Django renders its template for every field
     shown, errors or not, and each of those templates renders nothing without errors."""
 
     def __init__(self) -> None:
