@@ -23,9 +23,10 @@ class FormRenderer(Jinja2):
     give the same HTML (fewer blank lines) faster. Widgets with their options and attributes were
     a fifth of a case page in Django's template language; the case page is ≈12 % faster with these,
     the pool's queue with its filters ≈20 % (benchmarks/README.md, "The limit"). Any other
-    template a widget names (the admin's, a custom widget's under ``templates/``) is rendered by
-    Django's template language, as Django's own renderer would. And an empty error list is not rendered: Django renders its template for every field
-    shown, errors or not, and each of those templates renders nothing without errors."""
+    template a widget names (the admin's, a custom widget's under ``templates/``) is rendered in
+    Django's template language, as Django's own renderer would. And an empty error list is not
+    rendered: Django renders its template for every field shown, errors or not, and each of those
+    templates renders nothing without errors."""
 
     def __init__(self) -> None:
         super().__init__()
