@@ -81,6 +81,59 @@ def test_token_needs_the_second_factor_when_enrolled(world):
     assert raw
 
 
+
+def test_a_confirmed_second_factor_has_its_secret(world):
+    """has_mfa reads the confirmation time alone; the database holds it to the secret."""
+    from django.db import IntegrityError, transaction
+
+    user = User.objects.get(username="coordinator")
+    assert user.totp_secret == "" and not user.has_mfa
+    with pytest.raises(IntegrityError), transaction.atomic():
+        User.objects.filter(pk=user.pk).update(totp_confirmed_at=clock.now())
+    actions.begin_totp(user)
+    assert not User.objects.get(pk=user.pk).has_mfa  # enrolled, not yet confirmed
+    User.objects.filter(pk=user.pk).update(totp_confirmed_at=clock.now())
+    assert User.objects.get(pk=user.pk).has_mfa
+
+
+def test_a_token_request_neither_loads_nor_decrypts_the_second_factor_secret(world, settings, monkeypatch,
+                                                                              django_assert_num_queries):
+    """Every API and FHIR request of an account that must have a second factor asks whether it
+    has one; the answer needs neither the secret nor the password hash."""
+    from django.test import Client
+
+    from medunion.core.crypto import KeyRing
+
+    settings.MEDUNION_REQUIRE_MFA = True
+    user = User.objects.get(username="coordinator")
+    assert user.mfa_required
+    secret, _ = actions.begin_totp(user)
+    now = clock.now()
+    with clock.frozen(now):
+        actions.confirm_totp(user, pyotp.TOTP(secret).at(now))
+    later = now + dt.timedelta(seconds=60)
+    with clock.frozen(later):
+        raw, _token = actions.issue_token(RequestFactory().post("/api/v1/auth/token"), username="coordinator",
+                                          password=PASSWORD, otp=pyotp.TOTP(secret).at(later))
+
+    account = actions.user_for_token(raw)
+    assert account is not None and {"password", "totp_secret"} <= account.get_deferred_fields()
+    with django_assert_num_queries(0):
+        assert account.has_mfa
+
+    decrypted: list[str] = []
+    real = KeyRing.decrypt
+
+    def spy(self, token, context):
+        decrypted.append(context)
+        return real(self, token, context)
+
+    monkeypatch.setattr(KeyRing, "decrypt", spy)
+    me = Client().get("/api/v1/auth/me", headers={"authorization": f"Bearer {raw}"})
+    assert me.status_code == 200 and me.json()["mfa_enabled"] is True
+    assert "accounts.user.totp_secret" not in decrypted
+    assert User.objects.get(pk=user.pk).totp_secret == secret  # the model still decrypts it where asked
+
 def test_lockout_after_repeated_failures(world, settings):
     factory = RequestFactory()
     for _ in range(settings.AXES_FAILURE_LIMIT):

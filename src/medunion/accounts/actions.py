@@ -201,8 +201,11 @@ def issue_token(request: HttpRequest | None, *, username: str, password: str, ot
     return raw, token
 
 
-# Every API and FHIR request (core.statements); no ORDER BY: the digest is unique.
-_TOKEN = Statement(lambda digest: ApiToken.objects.select_related("user").filter(digest=digest))
+# Every API and FHIR request (core.statements); no ORDER BY: the digest is unique. The account
+# without its password hash and second-factor secret: no request with a token needs them (has_mfa
+# reads the confirmation time), and the secret would be decrypted on every one.
+_TOKEN = Statement(lambda digest: ApiToken.objects.select_related("user")
+                   .defer("user__password", "user__totp_secret").filter(digest=digest))
 
 
 def user_for_token(raw: str) -> User | None:

@@ -56,6 +56,9 @@ class User(ChoiceLabels, AbstractUser):
         verbose_name_plural = _("accounts")
         constraints = [
             models.CheckConstraint(
+                condition=models.Q(totp_confirmed_at__isnull=True) | ~models.Q(totp_secret=""),
+                name="confirmed_second_factor_has_secret"),
+            models.CheckConstraint(
                 condition=~models.Q(role="practitioner") | models.Q(practitioner__isnull=False),
                 name="practitioner_account_has_practitioner"),
             models.CheckConstraint(
@@ -65,7 +68,10 @@ class User(ChoiceLabels, AbstractUser):
 
     @property
     def has_mfa(self) -> bool:
-        return bool(self.totp_secret and self.totp_confirmed_at)
+        """A confirmed second factor. A confirmed one always has its secret (the constraint
+        ``confirmed_second_factor_has_secret``), so the secret is not read (nor decrypted) to
+        answer: every API and FHIR request of an account that must have one asks."""
+        return self.totp_confirmed_at is not None
 
     @property
     def mfa_required(self) -> bool:
