@@ -147,7 +147,8 @@ TEMPLATES = [
     },
 ]
 
-# Django's, without rendering the error list of a field that has none (medunion.web.forms).
+# Django's form templates in their Jinja2 versions, without the error list of a field that has
+# none (medunion.web.forms).
 FORM_RENDERER = "medunion.web.forms.FormRenderer"
 
 # --- database ---------------------------------------------------------------------------
