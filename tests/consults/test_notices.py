@@ -8,6 +8,7 @@ from medunion.notifications.actions import mark_all_read
 from medunion.notifications.models import Notification
 from medunion.notifications.queries import unread_count
 from tests.consults.conftest import ask
+from tests.plans import plans_of
 
 SENT: list[tuple[str, str, str]] = []
 
@@ -60,20 +61,6 @@ def test_the_actor_is_never_notified_of_their_own_step(cw):
     assert list(mine.values_list("kind", flat=True)) == ["consult.new"]
 
 
-def _plans_of(ctx) -> list[str]:
-    """The database's plan of each SELECT captured, as text (what ran, values and all)."""
-    plans = []
-    with connection.cursor() as cur:
-        if connection.vendor == "postgresql":
-            cur.execute("SET LOCAL enable_seqscan = off")  # a test's few rows would be read whole
-        for q in ctx.captured_queries:
-            if q["sql"].startswith("SELECT"):
-                prefix = "EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN "
-                cur.execute(prefix + q["sql"])
-                plans.append(" ".join(str(v) for row in cur.fetchall() for v in row))
-    return plans
-
-
 def test_a_busy_accounts_unread_notices_are_found_through_their_own_index(cw):
     """A case page asks for its unread notices on every view, and every page counts the badge. For
     an account with thousands of notices SQLite, planning from its statistics, walked all of them
@@ -90,7 +77,7 @@ def test_a_busy_accounts_unread_notices_are_found_through_their_own_index(cw):
     with CaptureQueriesContext(connection) as ctx:
         assert mark_all_read(acting=specialist, consult_id=c.pk) == 1
         assert unread_count(specialist) == 300
-    plans = _plans_of(ctx)
+    plans = plans_of(ctx)
     case_plan, badge_plan = plans
     assert "notification_unread_case" in badge_plan, badge_plan
     # Found by the case: through the unread index by account and case, or (PostgreSQL, whose
@@ -118,5 +105,5 @@ def test_the_badge_counts_through_the_unread_index_however_the_statistics_fall(c
     with CaptureQueriesContext(connection) as ctx:
         assert unread_count(specialist) == 300
         assert unread_count(doctor) == 0
-    for plan in _plans_of(ctx):
+    for plan in plans_of(ctx):
         assert "notification_unread_case" in plan and "notification_inbox" not in plan, plan

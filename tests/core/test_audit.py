@@ -1,6 +1,7 @@
 import pytest
 from django.core.management import call_command
 from django.db import IntegrityError, InternalError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from medunion.access.actor import system_actor
 from medunion.audit import triggers
@@ -8,6 +9,8 @@ from medunion.audit.actions import record
 from medunion.audit.models import GENESIS, AuditEvent
 from medunion.audit.verify import verify_chain
 from medunion.cli import main
+from medunion.patients.queries import access_log, readable_access_log
+from tests.plans import plans_of
 
 
 def _triggers_present() -> set[str]:
@@ -20,12 +23,66 @@ def _triggers_present() -> set[str]:
         return {r[0] for r in cur.fetchall()}
 
 
+def _lookup_indexes() -> dict[str, list[str]]:
+    """The table's indexes by patient, actor or action: their columns (and operator classes)."""
+    with connection.cursor() as cur:
+        found = connection.introspection.get_constraints(cur, "audit_auditevent")
+        if connection.vendor == "postgresql":
+            cur.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'audit_auditevent'")
+            pattern = {name for name, sql in cur.fetchall() if "varchar_pattern_ops" in sql}
+        else:
+            pattern = set()
+    return {name: c["columns"] + (["varchar_pattern_ops"] if name in pattern else [])
+            for name, c in found.items() if c["index"] and c["columns"][0] in ("patient_id", "actor_id", "action")}
+
+
+NOW = {"audit_patient_seq": ["patient_id", "seq"], "audit_actor_seq": ["actor_id", "seq"],
+       "audit_action": ["action"] + (["varchar_pattern_ops"] if connection.vendor == "postgresql" else [])}
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_installs_the_append_only_triggers():
     call_command("migrate", "audit", "0001", verbosity=0)
     assert _triggers_present() == set()
     call_command("migrate", "audit", verbosity=0)
     assert len(_triggers_present()) >= 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_table_keeps_one_index_per_lookup_and_its_triggers():
+    """Every read of patient data inserts a row, and each index costs every insert: migration
+    0003 leaves one index by patient and one by actor, both in ``seq`` order, and one by action
+    (on PostgreSQL for whole names and prefixes alike). It drops the fields' own indexes without
+    rebuilding the table (which, on SQLite, would drop the triggers with it), and going back
+    restores the indexes of before."""
+    assert _lookup_indexes() == NOW
+    triggers_before = _triggers_present()
+    assert len(triggers_before) >= 2
+    call_command("migrate", "audit", "0002", verbosity=0)
+    before = [["action"], ["actor_id"], ["actor_id", "at"], ["patient_id"], ["patient_id", "at"]]
+    if connection.vendor == "postgresql":
+        before.insert(1, ["action", "varchar_pattern_ops"])  # Django's second index, for LIKE
+    assert sorted(_lookup_indexes().values()) == before
+    call_command("migrate", "audit", verbosity=0)
+    assert _lookup_indexes() == NOW
+    assert _triggers_present() == triggers_before
+
+
+def test_a_patients_events_are_read_newest_first_through_their_index_without_a_sort(world):
+    """The patient's access log (and its pages, before a ``seq``) walks the patient's index
+    backwards and stops at the page's end, however many events the patient has."""
+    patient = world.patients["patient_a"]
+    events = list(AuditEvent.objects.filter(patient_id=patient.pk).order_by("-seq"))
+    assert len(events) >= 2
+    with CaptureQueriesContext(connection) as ctx:
+        assert [e.seq for e in access_log(world.actor("patient_a"), patient)] == [e.seq for e in events]
+        page = readable_access_log(patient, limit=1, before=events[0].seq)
+        assert len(page) == 1
+    plans = [p for p in plans_of(ctx) if "audit_auditevent" in p or "audit_patient_seq" in p]
+    assert len(plans) == 2, plans
+    for plan in plans:
+        assert "audit_patient_seq" in plan, plan
+        assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
 
 
 def test_rows_cannot_be_changed_or_deleted(world):
@@ -84,3 +141,17 @@ def test_verify_walks_in_batches(world):
     seen = []
     assert verify_chain(progress=seen.append, batch=3).ok
     assert seen == sorted(seen) and len(seen) >= 3
+
+
+def test_actions_are_found_whole_and_by_prefix_through_their_index(world):
+    """The audit searches match an action by prefix ("patient."), the upload check by its whole
+    name: on PostgreSQL one index serves both."""
+    name = AuditEvent.objects.filter(action__startswith="patient.").values_list("action", flat=True).first()
+    assert name is not None
+    with CaptureQueriesContext(connection) as ctx:
+        by_prefix = set(AuditEvent.objects.filter(action__startswith="patient.").values_list("action", flat=True))
+        whole = AuditEvent.objects.filter(action=name).count()
+    assert name in by_prefix and all(a.startswith("patient.") for a in by_prefix) and whole >= 1
+    if connection.vendor == "postgresql":  # SQLite's LIKE ignores case: no index serves a prefix there
+        plans = plans_of(ctx)
+        assert len(plans) == 2 and all("audit_action" in plan for plan in plans), plans

@@ -1,0 +1,62 @@
+"""One index for each way audit events are looked up (every read of patient data inserts a row,
+and each index costs every insert): a patient's and an actor's events by ``seq``, the order every
+audit page reads them in, instead of four indexes by patient or actor; and on PostgreSQL one index
+on the action for whole names and prefixes, instead of two.
+
+The fields' own indexes are dropped by name rather than by altering the fields: on SQLite,
+altering a field rebuilds the table, which would copy every row and drop the append-only
+triggers of migration 0002 with the old table."""
+
+from django.db import migrations, models
+
+TABLE = "audit_auditevent"
+# Django's names for the fields' own indexes (the same on SQLite and PostgreSQL), and whether
+# PostgreSQL also had a second one for LIKE (a CharField's).
+FIELD_INDEXES = {"actor_id": ("audit_auditevent_actor_id_270bb4b7", False),
+                 "patient_id": ("audit_auditevent_patient_id_82c45eaf", False),
+                 "action": ("audit_auditevent_action_2131bb77", True)}
+
+
+def _drop(name: str, like: bool):
+    def forwards(apps, schema_editor):
+        schema_editor.execute(f'DROP INDEX IF EXISTS "{name}"')
+        if like:
+            schema_editor.execute(f'DROP INDEX IF EXISTS "{name}_like"')
+
+    def backwards(apps, schema_editor):
+        column = next(c for c, (n, _) in FIELD_INDEXES.items() if n == name)
+        schema_editor.execute(f'CREATE INDEX "{name}" ON "{TABLE}" ("{column}")')
+        if like and schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(f'CREATE INDEX "{name}_like" ON "{TABLE}" ("{column}" varchar_pattern_ops)')
+
+    return forwards, backwards
+
+
+def _unindexed(column: str, field: models.Field) -> migrations.SeparateDatabaseAndState:
+    forwards, backwards = _drop(*FIELD_INDEXES[column])
+    return migrations.SeparateDatabaseAndState(
+        state_operations=[migrations.AlterField(model_name="auditevent", name=column, field=field)],
+        database_operations=[migrations.RunPython(forwards, backwards)],
+    )
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ("audit", "0002_append_only"),
+    ]
+
+    operations = [
+        migrations.RemoveIndex(model_name="auditevent", name="audit_audit_patient_75268e_idx"),
+        migrations.RemoveIndex(model_name="auditevent", name="audit_audit_actor_i_6c9c9e_idx"),
+        _unindexed("actor_id", models.UUIDField(blank=True, null=True)),
+        _unindexed("patient_id", models.UUIDField(blank=True, null=True)),
+        _unindexed("action", models.CharField(max_length=64)),
+        migrations.AddIndex(model_name="auditevent",
+                            index=models.Index(fields=["patient_id", "seq"], name="audit_patient_seq")),
+        migrations.AddIndex(model_name="auditevent",
+                            index=models.Index(fields=["actor_id", "seq"], name="audit_actor_seq")),
+        migrations.AddIndex(model_name="auditevent",
+                            index=models.Index(fields=["action"], name="audit_action",
+                                               opclasses=["varchar_pattern_ops"])),
+    ]
