@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 
 from medunion.core.planner import RESET, SET, joins_as_written, narrowed, rows_by_key
+from medunion.core.statements import Statement
 from medunion.network.models import PracticeSite
 
 PG = connection.vendor == "postgresql"
@@ -30,6 +31,13 @@ def _seen_by_the_planner() -> str:
     """The setting as the planner sees it while the query runs: the query itself reads it."""
     qs = joins_as_written(_sites().extra(select={"limit_seen": "current_setting('join_collapse_limit')"}))
     return str(qs[0].limit_seen)
+
+
+# The same queries compiled once (core.statements): they keep the order written as well.
+_SEEN = Statement(lambda: joins_as_written(
+    _sites().extra(select={"limit_seen": "current_setting('join_collapse_limit')"}))[:1])
+_SITE = Statement(lambda pk: joins_as_written(_sites()).filter(pk=pk))
+_BROKEN = Statement(lambda: joins_as_written(_sites().extra(where=["1 / (organisation_id IS NULL)::int = 1"])))
 
 
 def test_the_same_rows_and_related_rows(world):
@@ -57,6 +65,17 @@ def test_statements_around_the_query(world):
             assert statements[0] == SET and statements[-1] == RESET and len(statements) == 3, statements
         else:
             assert len(statements) == 1 and statements[0].startswith("SELECT"), statements
+    # A compiled statement of such a query: the same statements around it, the same rows.
+    for site in _sites():
+        with CaptureQueriesContext(connection) as ctx:
+            got = _SITE.first(site.pk)
+        assert (got.pk, got.practitioner.name, got.organisation.name) == (
+            site.pk, site.practitioner.name, site.organisation.name)
+        statements = [q["sql"] for q in ctx.captured_queries]
+        if PG:
+            assert statements[0] == SET and statements[-1] == RESET and len(statements) == 3, statements
+        else:
+            assert len(statements) == 1 and statements[0].startswith("SELECT"), statements
     with CaptureQueriesContext(connection) as ctx:  # values(), count(): planned as usual
         joins_as_written(_sites()).count()
         list(joins_as_written(_sites()).values_list("pk", flat=True))
@@ -68,6 +87,9 @@ def test_in_effect_during_the_query_and_not_after(world):
     before = _setting()
     assert before != "1"
     assert _seen_by_the_planner() == "1"
+    assert _setting() == before
+    # Compiled, run on the database's own cursor (no query is being captured here).
+    assert str(_SEEN.first().limit_seen) == "1"
     assert _setting() == before
 
 
@@ -88,6 +110,14 @@ def test_a_failing_query_leaves_the_setting_as_it_was(world):
             list(broken)
         assert _setting() == before
     assert _seen_by_the_planner() == "1" and _setting() == before
+    with pytest.raises(DatabaseError):  # compiled (core.statements): the same
+        _BROKEN.all()
+    assert _setting() == before
+    with transaction.atomic():
+        with pytest.raises(DatabaseError), transaction.atomic():
+            _BROKEN.all()
+        assert _setting() == before
+    assert str(_SEEN.first().limit_seen) == "1" and _setting() == before
 
 
 def test_rows_by_key_is_the_slice_in_two_queries(world):

@@ -280,20 +280,57 @@ class ConsultStep:
     event: str
 
 
-def practitioner_specialties(actor: Actor) -> frozenset[str]:
-    """The clinician's specialties (one query per actor: ``remembered``)."""
+def _specialties(practitioner_id: uuid.UUID) -> QuerySet[Any]:
     from medunion.network.models import PractitionerSpecialty
 
+    return PractitionerSpecialty.objects.filter(practitioner_id=practitioner_id).values_list("specialty", flat=True)
+
+
+def _pool_sites(practitioner_id: uuid.UUID) -> QuerySet[Any]:
+    from medunion.network.models import PracticeSite
+
+    return PracticeSite.objects.filter(practitioner_id=practitioner_id, active=True, practitioner__active=True,
+                                       organisation__active=True, organisation__memberships__isnull=False) \
+        .values_list("organisation__memberships__consortium_id", "organisation__tier")
+
+
+def _declined(consult_id: uuid.UUID, practitioner_id: uuid.UUID) -> QuerySet[Any]:
+    from medunion.consults.models import ConsultDecline
+
+    return ConsultDecline.objects.filter(consult_id=consult_id, practitioner_id=practitioner_id)
+
+
+def _mdt_member(consult_id: uuid.UUID, practitioner_id: uuid.UUID) -> QuerySet[Any]:
+    from medunion.consults.models import ConsultParticipant, ParticipantRole
+
+    return ConsultParticipant.objects.filter(consult_id=consult_id, practitioner_id=practitioner_id,
+                                             left_at__isnull=True, role=ParticipantRole.MDT_MEMBER)
+
+
+def _latest_author(consult_id: uuid.UUID) -> QuerySet[Any]:
+    from medunion.consults.models import ConsultAnswer
+
+    return ConsultAnswer.objects.filter(consult_id=consult_id).order_by("-seq").values_list("author_id", flat=True)[:1]
+
+
+# Asked on every view of a case and every step on one (core.statements).
+_SPECIALTIES = Statement(_specialties)
+_POOL_SITES = Statement(_pool_sites)
+_DECLINED = Statement(_declined)
+_MDT_MEMBER = Statement(_mdt_member)
+_LATEST_AUTHOR = Statement(_latest_author)
+
+
+def practitioner_specialties(actor: Actor) -> frozenset[str]:
+    """The clinician's specialties (one query per actor: ``remembered``)."""
     me = actor.practitioner_id
     if not actor.is_practitioner or me is None:
         return frozenset()
-    return remembered(actor, "specialties", lambda: frozenset(
-        PractitionerSpecialty.objects.filter(practitioner_id=me).values_list("specialty", flat=True)))
+    return remembered(actor, "specialties", lambda: frozenset(_SPECIALTIES.all(me)))
 
 
 def consult_pool_scope(actor: Actor) -> ConsultPoolScope:
     from medunion.network.codes import TIER_RANK
-    from medunion.network.models import PracticeSite
 
     me = actor.practitioner_id
     if not actor.is_practitioner or me is None:
@@ -301,11 +338,7 @@ def consult_pool_scope(actor: Actor) -> ConsultPoolScope:
     specialties = practitioner_specialties(actor)
     ranks: dict[uuid.UUID, int] = {}
     if specialties:
-        sites = PracticeSite.objects.filter(practitioner_id=me, active=True,
-                                            practitioner__active=True, organisation__active=True,
-                                            organisation__memberships__isnull=False) \
-            .values_list("organisation__memberships__consortium_id", "organisation__tier")
-        for consortium_id, tier in sites:
+        for consortium_id, tier in _POOL_SITES.all(me):
             ranks[consortium_id] = max(ranks.get(consortium_id, 0),
                                        TIER_RANK.get(tier, 0))  # type: ignore[call-overload]
     return ConsultPoolScope(me, specialties, ranks)
@@ -409,13 +442,7 @@ def visible_consults(actor: Actor) -> QuerySet[Any]:
 def consult_roles(actor: Actor, consult: Any) -> frozenset[str]:
     """The actor's roles on this consult (consults.states.Role), whatever its state. Cached on
     the instance: an action reloads the consult after changing it."""
-    from medunion.consults.models import (
-        ConsultAnswer,
-        ConsultDecline,
-        ConsultParticipant,
-        ParticipantRole,
-        TargetKind,
-    )
+    from medunion.consults.models import TargetKind
     from medunion.consults.states import Role
 
     cache = consult.__dict__.setdefault("_roles_cache", {})
@@ -443,17 +470,14 @@ def consult_roles(actor: Actor, consult: Any) -> frozenset[str]:
         if (consult.target_kind == TargetKind.POOL and consult.asker_id != me
                 and consult_pool_scope(actor).covers(consult.consortium_id, consult.specialty,
                                                      consult.asker_tier_rank)
-                and not ConsultDecline.objects.filter(consult_id=consult.pk, practitioner_id=me).exists()):
+                and not _DECLINED.exists(consult.pk, me)):
             roles.add(Role.ELIGIBLE)
-        if ConsultParticipant.objects.filter(consult_id=consult.pk, practitioner_id=me, left_at__isnull=True,
-                                             role=ParticipantRole.MDT_MEMBER).exists():
+        if _MDT_MEMBER.exists(consult.pk, me):
             roles.add(Role.MDT_MEMBER)
         if consult.patient_id is not None and in_care_team(actor, consult.patient_id):
             roles.add(Role.CARE_TEAM)
         if consult.answered_at is not None:
-            latest = ConsultAnswer.objects.filter(consult_id=consult.pk).order_by("-seq") \
-                .values_list("author_id", flat=True).first()
-            if latest == me:
+            if _LATEST_AUTHOR.first(consult.pk) == me:
                 roles.add(Role.AUTHOR)
     result = frozenset(roles)
     cache[key] = result

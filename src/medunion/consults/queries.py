@@ -46,6 +46,7 @@ from medunion.audit.models import Verb
 from medunion.core import clock
 from medunion.core.errors import NotFound, ValidationFailed
 from medunion.core.planner import joins_as_written, rows_by_key
+from medunion.core.statements import Statement
 from medunion.network.codes import Specialty
 
 from .models import (
@@ -318,6 +319,16 @@ def _messages(consult: Consult, audiences: tuple[str, ...], *, after: int = 0,
     return list(qs)
 
 
+# The parts of a case every clinician's view of it loads, compiled once per connection
+# (core.statements): compiling them cost more than running them.
+_REQUEST_ATTACHMENTS = Statement(lambda pk: ConsultAttachment.objects.filter(consult_id=pk, message__isnull=True)
+                                 .select_related("file"))
+_ANSWERS = Statement(lambda pk: ConsultAnswer.objects.filter(consult_id=pk).order_by("seq"))
+_PARTICIPANTS = Statement(lambda pk: ConsultParticipant.objects.filter(consult_id=pk).select_related("practitioner")
+                          .order_by("invited_at"))
+_RATING = Statement(lambda pk: ConsultRating.objects.filter(consult_id=pk))  # one to one
+
+
 def case_view(actor: Actor, consult: Consult) -> CaseView:
     """Everything the actor may see of a case loaded with ``access_consult`` (which wrote the
     one audit row of this page view). A fixed number of queries whatever the case's size."""
@@ -334,12 +345,10 @@ def case_view(actor: Actor, consult: Consult) -> CaseView:
     return CaseView(
         summary=summary, roles=roles, audiences=audiences, consult=consult,
         messages=_messages(consult, audiences),
-        request_attachments=list(ConsultAttachment.objects.filter(consult_id=consult.pk, message__isnull=True)
-                                 .select_related("file")),
-        answers=list(ConsultAnswer.objects.filter(consult_id=consult.pk).order_by("seq")),
-        participants=list(ConsultParticipant.objects.filter(consult_id=consult.pk).select_related("practitioner")
-                          .order_by("invited_at")),
-        rating=ConsultRating.objects.filter(consult_id=consult.pk).first(),
+        request_attachments=_REQUEST_ATTACHMENTS.all(consult.pk),
+        answers=_ANSWERS.all(consult.pk),
+        participants=_PARTICIPANTS.all(consult.pk),
+        rating=_RATING.first(consult.pk),
         events=events, acts=acts)
 
 

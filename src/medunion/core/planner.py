@@ -40,25 +40,33 @@ SET = "SET join_collapse_limit = 1"
 RESET = "RESET join_collapse_limit"
 
 
-class _JoinsAsWritten(ModelIterable):  # type: ignore[type-arg]
+@contextlib.contextmanager
+def keeping_joins_as_written(connection: Any) -> Iterator[None]:
+    """Run the block's queries with PostgreSQL keeping their joins in the order written: one
+    ``SET`` before and one ``RESET`` after (other databases: nothing). Also used by compiled
+    statements (``core.statements``) of querysets made with :func:`joins_as_written`."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(SET)
+    try:
+        yield
+    except BaseException:
+        # In a transaction the error aborted, its rollback undoes the SET (settings are
+        # transactional in PostgreSQL); otherwise put it back now.
+        if not connection.needs_rollback:
+            with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+                cursor.execute(RESET)
+        raise
+    with connection.cursor() as cursor:
+        cursor.execute(RESET)
+
+
+class JoinsAsWritten(ModelIterable):  # type: ignore[type-arg]
     def __iter__(self) -> Iterator[Any]:
-        connection = connections[self.queryset.db]
-        if connection.vendor != "postgresql":
-            yield from super().__iter__()
-            return
-        with connection.cursor() as cursor:
-            cursor.execute(SET)
-        try:
+        with keeping_joins_as_written(connections[self.queryset.db]):
             rows = list(super().__iter__())
-        except BaseException:
-            # In a transaction the error aborted, its rollback undoes the SET (settings are
-            # transactional in PostgreSQL); otherwise put it back now.
-            if not connection.needs_rollback:
-                with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
-                    cursor.execute(RESET)
-            raise
-        with connection.cursor() as cursor:
-            cursor.execute(RESET)
         yield from rows
 
 
@@ -92,5 +100,5 @@ def joins_as_written(qs: QuerySet[M]) -> QuerySet[M]:
     ``SET`` before the query and one ``RESET`` after it). Chaining keeps it: filter, order, slice,
     ``get()``; ``values()``, ``count()`` and ``exists()`` are planned as usual."""
     clone = qs.all()
-    clone._iterable_class = _JoinsAsWritten  # the hook Django's values() and values_list() use
+    clone._iterable_class = JoinsAsWritten  # the hook Django's values() and values_list() use
     return clone

@@ -29,6 +29,9 @@ of a type not listed, mixed lists, and lists longer than :data:`MAX_LIST` are ru
 uncompiled. The cache lives on the connection object (one per thread), so compiled SQL and its
 converters are never shared between threads, and it holds a few entries per statement.
 
+A queryset made with :func:`medunion.core.planner.joins_as_written` keeps it: on PostgreSQL its
+compiled SQL runs between the same ``SET`` and ``RESET``.
+
 :class:`Insert` does the same for appending rows of one model (the audit row every read writes).
 """
 
@@ -52,6 +55,8 @@ from django.db.models.query import (
     get_related_populators,
 )
 from django.db.models.sql import InsertQuery
+
+from medunion.core.planner import JoinsAsWritten, keeping_joins_as_written
 
 MAX_LIST = 32
 """A longer list is run uncompiled: each length is a compiled entry of its own."""
@@ -178,6 +183,7 @@ class _Compiled:
     params: tuple[Any, ...]
     slots: tuple[tuple[int, int, int | None, Callable[[Any], Any]], ...]  # place, arg, item, form
     rows: Callable[[list[Any]], list[Any]] | None  # None: the compiled SQL can match nothing
+    as_written: bool = False  # made with core.planner.joins_as_written
 
 
 class Statement:
@@ -217,7 +223,11 @@ class Statement:
         values = [list(a) if isinstance(a, (list, tuple, set, frozenset)) else a for a in args]
         for place, arg, item, form in compiled.slots:
             params[place] = form(values[arg] if item is None else values[arg][item])
-        return compiled.rows(_fetch(connections[using], compiled.sql, compiled.native, params))
+        connection = connections[using]
+        if compiled.as_written:
+            with keeping_joins_as_written(connection):
+                return compiled.rows(_fetch(connection, compiled.sql, compiled.native, params))
+        return compiled.rows(_fetch(connection, compiled.sql, compiled.native, params))
 
     # --- compiling ------------------------------------------------------------------------------
 
@@ -265,7 +275,8 @@ class Statement:
             raise StatementError(f"{self.name}: values {sorted(a for a, _ in missing)} are not parameters of "
                                  "the compiled SQL")
         return _Compiled(sql, _native(connection, sql), tuple(params), tuple(slots),
-                         self._reader(kind, qs, compiler, using))
+                         self._reader(kind, qs, compiler, using),
+                         as_written=kind != "exists" and issubclass(qs._iterable_class, JoinsAsWritten))
 
     @staticmethod
     def _reader(kind: str, qs: QuerySet[Any], compiler: Any, using: str) -> Callable[[list[Any]], list[Any]]:
@@ -284,7 +295,7 @@ class Statement:
             return lambda rows: [r[0] for r in converted(rows)]
         if iterable is ValuesListIterable:
             return lambda rows: [tuple(r) for r in converted(rows)]
-        if iterable is not ModelIterable:
+        if not issubclass(iterable, ModelIterable):
             raise StatementError(f"{iterable.__name__} is not compiled (models, values_list)")
         select, klass_info, annotations = compiler.select, compiler.klass_info, compiler.annotation_col_map
         model = klass_info["model"]
