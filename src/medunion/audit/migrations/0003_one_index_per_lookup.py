@@ -17,23 +17,21 @@ FIELD_INDEXES = {"actor_id": ("audit_auditevent_actor_id_270bb4b7", False),
                  "action": ("audit_auditevent_action_2131bb77", True)}
 
 
-def _drop(name: str, like: bool):
+def _unindexed(column: str, field: models.Field) -> migrations.SeparateDatabaseAndState:
+    """The field without ``db_index`` in the state; its own index (and PostgreSQL's second one)
+    dropped by name in the database, and made again on the way back."""
+    name, like = FIELD_INDEXES[column]
+
     def forwards(apps, schema_editor):
         schema_editor.execute(f'DROP INDEX IF EXISTS "{name}"')
         if like:
             schema_editor.execute(f'DROP INDEX IF EXISTS "{name}_like"')
 
     def backwards(apps, schema_editor):
-        column = next(c for c, (n, _) in FIELD_INDEXES.items() if n == name)
         schema_editor.execute(f'CREATE INDEX "{name}" ON "{TABLE}" ("{column}")')
         if like and schema_editor.connection.vendor == "postgresql":
             schema_editor.execute(f'CREATE INDEX "{name}_like" ON "{TABLE}" ("{column}" varchar_pattern_ops)')
 
-    return forwards, backwards
-
-
-def _unindexed(column: str, field: models.Field) -> migrations.SeparateDatabaseAndState:
-    forwards, backwards = _drop(*FIELD_INDEXES[column])
     return migrations.SeparateDatabaseAndState(
         state_operations=[migrations.AlterField(model_name="auditevent", name=column, field=field)],
         database_operations=[migrations.RunPython(forwards, backwards)],
