@@ -134,13 +134,13 @@ def test_keys_expire_and_are_purged(world):
         # Expired: the key is free again, even for another request.
         result, replayed = once(actor=actor, scope="t", key="old", fingerprint="other", perform=perform)
         assert not replayed and result["n"] == 3
-        # The account's other expired key went on the way; another account's stays for the purge.
-        assert set(IdempotencyRecord.objects.values_list("key", flat=True)) == {"old"}
+        # A create deletes no other key, not even the account's own expired one: the purge does.
+        assert set(IdempotencyRecord.objects.values_list("key", flat=True)) == {"old", "kept"}
     other = world.actor("village_doctor_b", "api")
     with clock.frozen(start):
         once(actor=other, scope="t", key="theirs", fingerprint="f", perform=perform)
     with clock.frozen(start + ttl() + dt.timedelta(minutes=1)):
-        assert purge_expired() == 1
+        assert purge_expired() == 2
     assert set(IdempotencyRecord.objects.values_list("key", flat=True)) == {"old"}
 
 

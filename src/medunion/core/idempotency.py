@@ -11,8 +11,9 @@ the create in ONE transaction, so a crash leaves neither. A second request with 
 
 A :class:`DomainError` raised by the create rolls everything back, the key included, so a
 corrected retry under the same key works. Keys expire after ``MEDUNION_IDEMPOTENCY_HOURS``
-(24 h); an account's expired keys are deleted as it sends new ones, :func:`purge_expired`
-deletes all of them.
+(24 h); :func:`purge_expired` deletes them (the background worker's housekeeping), and an expired
+key sent again is deleted and used afresh. Nothing else is deleted in the create's transaction: on
+SQLite it holds the database's one write lock, and an account's other keys are not its business.
 
 The stored result holds only what replaying needs — a status and identifiers — never patient
 data: the API re-reads the created record (an audited read) to answer a replay.
@@ -97,8 +98,6 @@ def once(*, actor: Actor, scope: str, key: str, fingerprint: str,
     key = clean_key(key)
     owner = owner_of(actor)
     with transaction.atomic():
-        # Housekeeping on the way: this account's expired keys go (the unique index finds them).
-        IdempotencyRecord.objects.filter(owner=owner, expires_at__lte=clock.now()).exclude(key=key).delete()
         for _attempt in range(5):
             try:
                 with transaction.atomic():
