@@ -51,15 +51,21 @@ def notify(users: Iterable[Any], *, kind: str, title: Text, body: Text = "", url
     params = params or {}
     object_type = obj._meta.label_lower if obj is not None else ""
     object_id = str(obj.pk) if obj is not None else ""
+    # Rendered once per language, not per recipient: a new case is announced to up to 200
+    # specialists, inside the create's transaction.
+    texts: dict[str, tuple[str, str]] = {}
     rows = []
     for user in recipients:
         language = user.language or settings.LANGUAGE_CODE
-        rows.append(Notification(
-            user_id=user.pk, kind=kind, title=_render(title, params, language)[:200],
+        if language not in texts:
             # A translatable body is a template; a plain one is someone's own words (a note, a
             # reason), kept as written: a "%" in it is text, not a placeholder.
-            body=(_render(body, params, language) if isinstance(body, Promise) else str(body)) if body else "",
-            url=url, consult=consult,
+            texts[language] = (
+                _render(title, params, language)[:200],
+                (_render(body, params, language) if isinstance(body, Promise) else str(body)) if body else "")
+        rendered_title, rendered_body = texts[language]
+        rows.append(Notification(
+            user_id=user.pk, kind=kind, title=rendered_title, body=rendered_body, url=url, consult=consult,
             object_type=object_type, object_id=object_id, patient_id=patient_id))
     Notification.objects.bulk_create(rows)
     created = [n.pk for n in rows]
