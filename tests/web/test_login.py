@@ -5,6 +5,7 @@ from __future__ import annotations
 import pyotp
 import pytest
 from django.urls import reverse
+from django.utils.translation import gettext_lazy
 
 from medunion.accounts.models import User
 from medunion.audit.models import AuditEvent
@@ -167,6 +168,56 @@ def test_language_switch_and_chinese_default(world):
     assert "我的患者" in c.get("/").content.decode() or "My patients" in c.get("/").content.decode()
     c.post("/i18n/setlang/", {"language": "en", "next": "/"})
     assert "My patients" in c.get("/").content.decode()
+
+
+def test_the_language_switch_is_the_language_of_the_accounts_notices(world):
+    from django.test import Client
+
+    from medunion.notifications.actions import notify
+    from medunion.notifications.models import Notification
+
+    doctor = world.users["village_doctor_a"]
+    c = Client()
+    c.force_login(doctor)
+    response = c.post(reverse("set_language"), {"language": "en", "next": "/patients"})
+    assert response.status_code == 302 and response["Location"] == "/patients"
+    doctor.refresh_from_db()
+    assert doctor.language == "en"
+    notify([doctor], kind="t", title=gettext_lazy("New message about your consultation"))
+    assert Notification.objects.get(kind="t").title == "New message about your consultation"
+    # Choosing it again writes nothing; an unknown language changes nothing; back to Chinese is one change.
+    c.post(reverse("set_language"), {"language": "en", "next": "/"})
+    c.post(reverse("set_language"), {"language": "fr", "next": "/"})
+    doctor.refresh_from_db()
+    assert doctor.language == "en"
+    c.post(reverse("set_language"), {"language": "zh-hans", "next": "/"})
+    doctor.refresh_from_db()
+    assert doctor.language == "zh-hans"
+    changes = AuditEvent.objects.filter(action="account.update", actor_id=doctor.pk).order_by("seq")
+    assert [e.detail["changed"]["language"]["to"] for e in changes] == ["en", "zh-hans"]
+
+
+def test_signing_in_keeps_the_language_of_the_sign_in_page(world, anon):
+    anon.post(reverse("set_language"), {"language": "en", "next": "/login"})
+    assert _login(anon, "village_doctor_a").status_code == 302
+    doctor = User.objects.get(username="village_doctor_a")
+    assert doctor.language == "en"
+    # Switching before signing in stores nothing for anyone; signing in again in the same language writes nothing.
+    assert not AuditEvent.objects.filter(action="account.update", actor_id=None).exists()
+    anon.post(reverse("web:logout"))
+    assert _login(anon, "village_doctor_a").status_code == 302
+    assert AuditEvent.objects.filter(action="account.update", actor_id=doctor.pk).count() == 1
+
+
+def test_an_account_language_is_one_of_the_platforms(world):
+    from medunion.access.actor import system_actor
+    from medunion.accounts.actions import set_own_language
+    from medunion.core.errors import NotFound, ValidationFailed
+
+    with pytest.raises(ValidationFailed):
+        set_own_language(acting=world.actor("village_doctor_a"), language="fr")
+    with pytest.raises(NotFound):
+        set_own_language(acting=system_actor("tests"), language="en")  # a system actor has no account
 
 
 def test_the_idle_timeout_is_renewed_once_a_minute(world, anon):

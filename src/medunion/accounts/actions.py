@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import pyotp
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -363,6 +364,25 @@ def revoke_account_token(*, acting: Actor, token_id: Any) -> ApiToken:
         token.save(update_fields=["revoked_at"])
         record(acting, "account.token.revoke", Verb.UPDATE, obj=token, detail={"account": str(token.user_id)})
     return token
+
+
+def set_own_language(*, acting: Actor, language: str) -> User:
+    """The language a signed-in account's notices (inbox, SMS, e-mail) are written in: the one it
+    last chose in the language switch. One of ``settings.LANGUAGES``; saved only when it changes."""
+    if acting.user_id is None:
+        raise NotFound()
+    if language not in dict(settings.LANGUAGES):
+        raise ValidationFailed(_("Choose one of the platform's languages."), field="language")
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(pk=acting.user_id, is_active=True).first()
+        if user is None:
+            raise NotFound()
+        if user.language != language:
+            before, user.language = user.language, language
+            user.save(update_fields=["language"])
+            record(acting, "account.update", Verb.UPDATE, obj=user,
+                   detail={"changed": {"language": {"from": before, "to": language}}})
+    return user
 
 
 def set_own_password(*, acting: Actor, new_password: str) -> User:

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import segno
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
 from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.signals import user_login_failed
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
+from django.views.i18n import set_language as django_set_language
 
+from medunion.access.actor import actor_for
 from medunion.access.loaders import parse_uuid
 from medunion.accounts import actions as accounts
 from medunion.accounts.models import User
@@ -56,6 +60,10 @@ def _finish_login(request: HttpRequest, user: User, target: str) -> HttpResponse
     request.session.pop(_PENDING, None)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     accounts.record_login(user, "page")
+    # The language the person signed in with is the one their notices come in, until they switch.
+    language = translation.get_language()
+    if language in dict(settings.LANGUAGES):
+        accounts.set_own_language(acting=actor_for(user, "page"), language=language)
     return redirect(target)
 
 
@@ -180,3 +188,13 @@ def account(request: HttpRequest) -> HttpResponse:
     tokens = live_tokens(user)
     return render(request, "web/account.html", {"password_form": password_form, "tokens": tokens,
                                                 "nav": "account"}, status=status)
+
+
+def set_language(request: HttpRequest) -> HttpResponse:
+    """The language switch on every page: Django's (a cookie, then back to the page), and for a
+    signed-in account also its stored language, the one its notices are written in."""
+    response = django_set_language(request)
+    language = request.POST.get("language", "") if request.method == "POST" else ""
+    if request.user.is_authenticated and language in dict(settings.LANGUAGES):
+        accounts.set_own_language(acting=actor_for(request.user, "page"), language=language)
+    return response  # type: ignore[no-any-return]
