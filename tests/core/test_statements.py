@@ -69,7 +69,8 @@ def test_compiled_once_per_connection_and_shape(world):
     patients = list(Patient.objects.all()[:3])
     for p in patients:
         assert stmt.exists(p.pk)
-    assert len(calls) == 1 and calls[0] not in {p.pk for p in patients}  # compiled with a stand-in
+    # Compiled once, from two sets of stand-ins (which must give the same SQL), none of them real.
+    assert len(calls) == 2 and calls[0] != calls[1] and not {p.pk for p in patients} & set(calls)
     with CaptureQueriesContext(connection) as ctx:
         assert not stmt.exists(uuid.uuid4())
     assert len(ctx.captured_queries) == 1  # one statement, through Django's cursor (logged, counted)
@@ -101,6 +102,45 @@ def test_times_are_parameters_in_the_database_form(world):
     assert stmt.exists(actor.user_id, p.pk, now)
     assert not stmt.exists(actor.user_id, p.pk, now + dt.timedelta(minutes=6))
     assert relationship_to(actor, p.pk) == "break_glass"
+
+
+def test_integers_within_any_fields_range_compile_on_every_database(world):
+    """Django decides that a lookup with an integer out of its field's range matches nothing before
+    writing SQL (on PostgreSQL a smallint ends at 32,767): a stand-in out of range would have made
+    every later run of the statement match nothing."""
+    at_least = Statement(lambda level: Region.objects.filter(level__gte=level).order_by("code")
+                         .values_list("code", flat=True))
+    exactly = Statement(lambda level: Region.objects.filter(level=level).values_list("code", flat=True))
+    for level in range(1, 6):
+        want = list(Region.objects.filter(level__gte=level).order_by("code").values_list("code", flat=True))
+        assert want and at_least.all(level) == want, level
+        assert sorted(exactly.all(level)) == sorted(Region.objects.filter(level=level).values_list("code", flat=True))
+
+
+def test_a_constant_equal_to_a_stand_in_stays_a_constant(world, monkeypatch):
+    from medunion.core import statements
+
+    draws = iter([20000, 20001])  # the first compile's stand-in equals the query's own constant
+    monkeypatch.setattr(statements, "_draw", lambda kind: next(draws) if kind is int else uuid.uuid4())
+    stmt = Statement(lambda level: Region.objects.filter(level__lt=20000, level__gte=level)
+                     .values_list("code", flat=True))
+    compiled = stmt.compile("all", [3])
+    places = [slot[0] for slot in compiled.slots]
+    assert len(places) == 1 and compiled.params == tuple(20000 for _ in compiled.params)  # both 20000 here
+    monkeypatch.undo()
+    _sql, params = Region.objects.filter(level__lt=20000, level__gte=3).query.sql_with_params()
+    assert params[places[0]] == 3  # the slot is the value's place, not the constant's
+    assert sorted(stmt.all(3)) == sorted(Region.objects.filter(level__gte=3).values_list("code", flat=True))
+
+
+def test_a_queryset_that_depends_on_what_a_value_holds_is_refused(monkeypatch):
+    from medunion.core import statements
+
+    draws = iter([16385, 16386])  # odd, then even: the two compiles disagree
+    monkeypatch.setattr(statements, "_draw", lambda kind: next(draws))
+    stmt = Statement(lambda n: Region.objects.none() if n % 2 else Region.objects.filter(level=n))
+    with pytest.raises(StatementError):
+        stmt.compile("all", [1])
 
 
 def test_a_transformed_value_is_refused():

@@ -6,9 +6,12 @@ patient, the patient, the regions of the address) compiling cost five to ten tim
 query (benchmarks/README.md, "FHIR throughput"). A :class:`Statement` is written as a function
 from values to a queryset, as anywhere else, so the policy and the models stay the one source of
 the SQL. The first time a connection runs it with values of a given shape, the function is called
-with stand-ins (a fresh random UUID, string, number or time for each value), the queryset is
-compiled, and each stand-in is found among the compiled parameters; later calls put the real
-values in those places and run the SQL as compiled. Rows come back as the queryset gives them:
+with stand-ins (a fresh random UUID, string, number or time for each value), twice, with stand-ins
+unlike each other; both querysets are compiled, their SQL must be the same, and each value's place
+is the parameter where both compiles put their own stand-in (a constant that happens to equal one
+stays a constant). Later calls put the real values in those places and run the SQL as compiled.
+A number's stand-in lies within every integer field's range (Django decides that a lookup out of
+the field's range matches nothing before it writes any SQL). Rows come back as the queryset gives them:
 the same converters (decryption, UUIDs, times), the same models and ``select_related`` objects.
 
 Compiled SQL runs on the database's own cursor, with its placeholders already in the database's
@@ -21,7 +24,8 @@ like any other.
 The shape is the key: the type of each value, the length of each list, and the value itself of
 ``None``, ``True`` and ``False`` (they may change the SQL: ``IS NULL``, an empty ``IN`` dropped
 from an OR). So the function must build its queryset from the shapes of its values alone, never
-from what they hold — a condition on a value's content must be a separate statement.
+from what they hold — a condition on a value's content must be a separate statement (when the two
+compiles disagree, the statement is refused).
 
 Strict by construction: a value the compiled SQL does not carry unchanged (a ``contains`` lookup
 wraps it in ``%``; a function may drop it) fails the compile with :class:`StatementError`; values
@@ -71,19 +75,31 @@ class StatementError(TypeError):
 _SCALARS = (uuid.UUID, str, int, dt.datetime, dt.date)
 
 
-def _stand_in(kind: type) -> Any:
+def _draw(kind: type) -> Any:
     rnd = random.SystemRandom()
     if kind is uuid.UUID:
         return uuid.uuid4()
     if kind is str:
         return f"\x1fstand-in:{uuid.uuid4().hex}\x1f"
     if kind is int:
-        return rnd.getrandbits(60) | (1 << 60)
+        # Within every integer field's range on every database (PostgreSQL's smallint ends at
+        # 32,767): Django turns a lookup with a value out of the field's range into "matches
+        # nothing" (or "matches everything") before any SQL is written.
+        return rnd.randrange(1 << 14, 1 << 15)
     if kind is dt.datetime:
         return dt.datetime(1901, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=rnd.getrandbits(50))
     if kind is dt.date:
         return dt.date(1001, 1, 1) + dt.timedelta(days=rnd.randrange(300_000))
     raise AssertionError(kind)
+
+
+def _stand_in(kind: type, used: set[Any]) -> Any:
+    """A stand-in of this kind unlike every other of the compile (``used``)."""
+    while True:
+        value = _draw(kind)
+        if value not in used:
+            used.add(value)
+            return value
 
 
 def _kind(value: Any) -> type | None:
@@ -112,14 +128,14 @@ def _shape(args: Sequence[Any]) -> tuple[Any, ...] | None:
     return tuple(shape)
 
 
-def _stand_ins(part: Any) -> Any:
+def _stand_ins(part: Any, used: set[Any]) -> Any:
     """Values of one part of a shape: itself for None and booleans, a list, or one value."""
     if part is None or part is True or part is False:
         return part
     if isinstance(part, tuple):  # ("list", length, kind)
         _list, length, kind = part
-        return [_stand_in(kind) for _ in range(length)]
-    return _stand_in(part)
+        return [_stand_in(kind, used) for _ in range(length)]
+    return _stand_in(part, used)
 
 
 def _forms(connection: Any, value: Any) -> list[Any]:
@@ -131,6 +147,10 @@ def _forms(connection: Any, value: Any) -> list[Any]:
         return [lambda v: v, ops.adapt_datetimefield_value]
     if isinstance(value, dt.date):
         return [lambda v: v, ops.adapt_datefield_value]
+    if isinstance(value, int):
+        # PostgreSQL's backend (psycopg 3) passes an integer field's value as its sized type.
+        sized = {t.__name__: t for t in getattr(ops, "integerfield_type_map", {}).values()}
+        return [lambda v: v, *(lambda v, t=t: t(v) for _name, t in sorted(sized.items()))]
     return [lambda v: v]
 
 
@@ -249,26 +269,35 @@ class Statement:
         shape = _shape(args)
         if shape is None:
             raise StatementError(f"{self.name}: these values are not compiled (see the module)")
-        stand_ins = [_stand_ins(part) for part in shape]
-        qs = self.build(*stand_ins).using(using)
-        if getattr(qs, "_known_related_objects", None) or qs.query.combinator:  # checked, not used
-            raise StatementError(f"{self.name}: related-object caches and combined queries are not compiled")
-        query = qs.query.exists(limit=True) if kind == "exists" else qs.query
-        compiler = query.get_compiler(using=using)
-        try:
-            sql, params = compiler.as_sql()
-        except EmptyResultSet:
+        # Compiled twice, with stand-ins unlike each other: the SQL must be the same, and a
+        # parameter is a value's place only where both compiles put their own stand-in there. So
+        # a constant that happens to equal a stand-in stays a constant, and a queryset that
+        # depends on what its values hold (not only their shape) is refused, not cached.
+        used: set[Any] = set()
+        first, second = (self._sql(kind, shape, using, used) for _ in range(2))
+        if (first is None) != (second is None) or (first is not None and second is not None
+                                                   and first[2] != second[2]):
+            raise StatementError(f"{self.name}: the SQL depends on what the values hold, not only on their shape")
+        if first is None or second is None:  # the shape matches nothing (an empty list, say)
             return _Compiled("", "", (), (), None)
-        wanted = {(i, j): v for i, s in enumerate(stand_ins) for j, v in
-                  ([(None, s)] if not isinstance(s, list) else enumerate(s)) if s not in (None, True, False)}
+        qs, compiler, sql, params, stand_ins = first
+        other_params, other_stand_ins = second[3], second[4]
+        wanted, other = (
+            {(i, j): v for i, s in enumerate(values) for j, v in
+             ([(None, s)] if not isinstance(s, list) else enumerate(s)) if s not in (None, True, False)}
+            for values in (stand_ins, other_stand_ins))
         slots, found = [], set()
-        for place, param in enumerate(params):
+        for place, (param, other_param) in enumerate(zip(params, other_params, strict=True)):
             match = _match(connection, param, wanted)
             if match is not None:
                 (arg, item), form = match
-                slots.append((place, arg, item, form))
-                found.add((arg, item))
-            elif isinstance(param, str) and any(isinstance(v, str) and v in param for v in wanted.values()):
+                if _match(connection, other_param, {(arg, item): other[(arg, item)]}) is not None:
+                    slots.append((place, arg, item, form))
+                    found.add((arg, item))
+                    continue
+            if param != other_param:
+                raise StatementError(f"{self.name}: a value is transformed in the SQL ({param!r})")
+            if isinstance(param, str) and any(isinstance(v, str) and v in param for v in wanted.values()):
                 raise StatementError(f"{self.name}: a value is transformed in the SQL ({param!r})")
         missing = set(wanted) - found
         if missing:
@@ -277,6 +306,22 @@ class Statement:
         return _Compiled(sql, _native(connection, sql), tuple(params), tuple(slots),
                          self._reader(kind, qs, compiler, using),
                          as_written=kind != "exists" and issubclass(qs._iterable_class, JoinsAsWritten))
+
+    def _sql(self, kind: str, shape: tuple[Any, ...], using: str,
+             used: set[Any]) -> tuple[QuerySet[Any], Any, str, tuple[Any, ...], list[Any]] | None:
+        """The queryset, its compiler, SQL and parameters with new stand-ins for ``shape``, and the
+        stand-ins; None when Django finds it can match nothing."""
+        stand_ins = [_stand_ins(part, used) for part in shape]
+        qs = self.build(*stand_ins).using(using)
+        if getattr(qs, "_known_related_objects", None) or qs.query.combinator:  # checked, not used
+            raise StatementError(f"{self.name}: related-object caches and combined queries are not compiled")
+        query = qs.query.exists(limit=True) if kind == "exists" else qs.query
+        compiler = query.get_compiler(using=using)
+        try:
+            sql, params = compiler.as_sql()
+        except EmptyResultSet:
+            return None
+        return qs, compiler, sql, tuple(params), stand_ins
 
     @staticmethod
     def _reader(kind: str, qs: QuerySet[Any], compiler: Any, using: str) -> Callable[[list[Any]], list[Any]]:
