@@ -164,6 +164,29 @@ def test_case_views_cost_a_fixed_number_of_queries(cw, case, django_assert_max_n
     assert dataclasses.asdict  # the view is a plain dataclass
 
 
+def test_each_message_carries_its_own_attachments_of_the_readers_audiences(cw, case, django_assert_num_queries):
+    cardio, patient = cw.actor("cardiologist_tertiary"), cw.actor("patient_a")
+
+    def files(view_messages):
+        return {m.body: sorted(a.file.filename for a in m.attachments.all()) for m in view_messages if m.body}
+
+    view = case_view(cardio, access_consult(cardio, case.pk))
+    with django_assert_num_queries(0):  # the attachments are in place, their files with them
+        seen = files(view.messages)
+    assert seen[SECRET] == ["clinical.jpg"] and seen["请按时服药，两周后复诊"] == ["leaflet.jpg"]
+    assert sum(len(v) for v in seen.values()) == 2  # the request's own file is not a message's
+    # The patient: the leaflet only, on its message.
+    mine = files(case_view(patient, access_consult(patient, case.pk)).messages)
+    assert list(mine.values()) == [["leaflet.jpg"]]
+    # A live page's update: the new message with its file, nothing of the earlier ones.
+    before = access_consult(cardio, case.pk).last_seq
+    actions.post_message(acting=cardio, consult_id=case.pk, body="补充",
+                         attachments=[stored_file(cw, "cardiologist_tertiary", name="later.jpg")])
+    new = changes_since(cardio, access_consult(cardio, case.pk), before).messages
+    with django_assert_num_queries(0):
+        assert files(new) == {"补充": ["later.jpg"]}
+
+
 def test_a_general_question_has_no_patient_conversation(cw):
     c = ask(cw, patient_id=None, vitals={})
     with pytest.raises(ValidationFailed) as err:
