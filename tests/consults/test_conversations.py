@@ -164,7 +164,8 @@ def test_case_views_cost_a_fixed_number_of_queries(cw, case, django_assert_max_n
     assert dataclasses.asdict  # the view is a plain dataclass
 
 
-def test_each_message_carries_its_own_attachments_of_the_readers_audiences(cw, case, django_assert_num_queries):
+def test_each_message_carries_its_own_attachments_of_the_readers_audiences(cw, case,
+                                                                          django_assert_num_queries):
     cardio, patient = cw.actor("cardiologist_tertiary"), cw.actor("patient_a")
 
     def files(view_messages):

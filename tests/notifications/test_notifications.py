@@ -79,7 +79,8 @@ def test_a_failing_sender_is_logged_and_does_not_stop_the_others(world, settings
 
 
 def test_titles_are_rendered_in_each_recipients_language(world):
-    a, b, c = (world.users[name] for name in ("village_doctor_a", "cardiologist_tertiary", "village_doctor_b"))
+    names = ("village_doctor_a", "cardiologist_tertiary", "village_doctor_b")
+    a, b, c = (world.users[name] for name in names)
     for user, language in ((a, "en"), (b, "zh-hans"), (c, "en")):
         user.language = language
         user.save(update_fields=["language"])

@@ -202,7 +202,8 @@ def test_signing_in_keeps_the_language_of_the_sign_in_page(world, anon):
     assert _login(anon, "village_doctor_a").status_code == 302
     doctor = User.objects.get(username="village_doctor_a")
     assert doctor.language == "en"
-    # Switching before signing in stores nothing for anyone; signing in again in the same language writes nothing.
+    # Switching before signing in stores nothing for anyone; signing in again in the same
+    # language writes nothing.
     assert not AuditEvent.objects.filter(action="account.update", actor_id=None).exists()
     anon.post(reverse("web:logout"))
     assert _login(anon, "village_doctor_a").status_code == 302

@@ -343,12 +343,19 @@ def rename_account(*, acting: Actor, user_id: uuid.UUID, display_name: str) -> U
         raise ValidationFailed(_("Enter a display name of at most 100 characters."), field="display_name")
     with transaction.atomic():
         user = _account(user_id, for_update=True)
-        if user.display_name != name:
-            before, user.display_name = user.display_name, name
-            user.save(update_fields=["display_name"])
-            record(acting, "account.update", Verb.UPDATE, obj=user,
-                   detail={"changed": {"display_name": {"from": before, "to": name}}})
+        _change(acting, user, "display_name", name)
     return user
+
+
+def _change(acting: Actor, user: User, field: str, value: str) -> None:
+    """One field of an account set and recorded (``account.update``, from and to); nothing is
+    written when it is unchanged. In the caller's transaction, on a row it has locked."""
+    before = getattr(user, field)
+    if before != value:
+        setattr(user, field, value)
+        user.save(update_fields=[field])
+        record(acting, "account.update", Verb.UPDATE, obj=user,
+               detail={"changed": {field: {"from": before, "to": value}}})
 
 
 def revoke_account_token(*, acting: Actor, token_id: Any) -> ApiToken:
@@ -368,7 +375,7 @@ def revoke_account_token(*, acting: Actor, token_id: Any) -> ApiToken:
 
 def set_own_language(*, acting: Actor, language: str) -> User:
     """The language a signed-in account's notices (inbox, SMS, e-mail) are written in: the one it
-    last chose in the language switch. One of ``settings.LANGUAGES``; saved only when it changes."""
+    signed in with or last chose in the language switch. One of ``settings.LANGUAGES``."""
     if acting.user_id is None:
         raise NotFound()
     if language not in dict(settings.LANGUAGES):
@@ -377,11 +384,7 @@ def set_own_language(*, acting: Actor, language: str) -> User:
         user = User.objects.select_for_update().filter(pk=acting.user_id, is_active=True).first()
         if user is None:
             raise NotFound()
-        if user.language != language:
-            before, user.language = user.language, language
-            user.save(update_fields=["language"])
-            record(acting, "account.update", Verb.UPDATE, obj=user,
-                   detail={"changed": {"language": {"from": before, "to": language}}})
+        _change(acting, user, "language", language)
     return user
 
 

@@ -310,7 +310,8 @@ def audiences_for(roles: frozenset[str]) -> tuple[str, ...]:
 
 def _messages_of(pk: Any, audiences: Any, after: int, current_only: bool) -> QuerySet[ConsultMessage]:
     qs = ConsultMessage.objects.filter(consult_id=pk, audience__in=audiences, seq__gt=after) \
-        .annotate(is_superseded=Exists(ConsultMessage.objects.filter(supersedes=OuterRef("pk")))).order_by("seq")
+        .annotate(is_superseded=Exists(ConsultMessage.objects.filter(supersedes=OuterRef("pk")))) \
+        .order_by("seq")
     return qs.filter(is_superseded=False) if current_only else qs
 
 

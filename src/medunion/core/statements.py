@@ -277,7 +277,8 @@ class Statement:
         first, second = (self._sql(kind, shape, using, used) for _ in range(2))
         if (first is None) != (second is None) or (first is not None and second is not None
                                                    and first[2] != second[2]):
-            raise StatementError(f"{self.name}: the SQL depends on what the values hold, not only on their shape")
+            raise StatementError(f"{self.name}: the SQL depends on what the values hold, not only on "
+                                 "their shape")
         if first is None or second is None:  # the shape matches nothing (an empty list, say)
             return _Compiled("", "", (), (), None)
         qs, compiler, sql, params, stand_ins = first
