@@ -1,8 +1,8 @@
 """What the platform tidies by itself, so that tables and the file store do not grow without end.
 
 - expired ``Idempotency-Key`` records (``core.idempotency``: a key is kept for
-  ``MEDUNION_IDEMPOTENCY_HOURS``; an account's own expired keys go as it sends new ones, but an
-  account that stops sending keeps them);
+  ``MEDUNION_IDEMPOTENCY_HOURS``; only this purge deletes them, not the creates, whose
+  transactions hold SQLite's write lock);
 - expired sign-in sessions (every sign-in is a row; an idle session expires after
   ``MEDUNION_IDLE_TIMEOUT_SECONDS`` but its row stays until deleted);
 - stored bytes no row refers to, once a day old (``files.actions.sweep_orphans``: an upload whose
