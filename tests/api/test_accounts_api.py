@@ -368,6 +368,21 @@ def test_break_glass_duration_is_read_from_the_setting(world, sysadm):
     assert AuditEvent.objects.filter(action="settings.reset", object_id="break_glass_minutes").count() == 1
 
 
+def test_a_token_asked_for_in_a_language_makes_it_the_accounts_notice_language(world):
+    user = world.users["village_doctor_a"]
+    assert user.language == "" and _login("village_doctor_a").status_code == 201  # Accept-Language: en
+    user.refresh_from_db()
+    assert user.language == "en"
+    body = {"username": "village_doctor_a", "password": PASSWORD}
+    assert Client().post(API + "/auth/token", body, content_type="application/json").status_code == 201
+    user.refresh_from_db()
+    assert user.language == "en"  # a client that names no language changes nothing
+    chinese = Client(headers={"accept-language": "zh-CN,zh;q=0.9"})
+    assert chinese.post(API + "/auth/token", body, content_type="application/json").status_code == 201
+    user.refresh_from_db()
+    assert user.language == "zh-hans"
+
+
 def test_token_lifetime_is_read_from_the_setting(world, sysadm):
     assert sysadm.put("/settings/api_token_hours", {"value": "2"}).json()["value"] == 2
     now = clock.now()

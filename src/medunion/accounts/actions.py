@@ -14,6 +14,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from medunion.access.actor import Actor, actor_for
@@ -189,8 +190,6 @@ def issue_token(request: HttpRequest | None, *, username: str, password: str, ot
         raise NotAuthenticated(_("The user name or password is wrong, or the account is locked."))
     if user.has_mfa and not verify_totp(user, otp):
         raise NotAuthenticated(_("This account needs its second-factor code (otp)."), field="otp")
-    from django.conf import settings
-
     if user.mfa_required and not user.has_mfa and settings.MEDUNION_REQUIRE_MFA:
         raise NotAuthenticated(_("Set up the second factor on the web page before using the API."))
     raw = "mu_" + secrets.token_urlsafe(32)
@@ -386,6 +385,14 @@ def set_own_language(*, acting: Actor, language: str) -> User:
             raise NotFound()
         _change(acting, user, "language", language)
     return user
+
+
+def keep_request_language(user: User, surface: str) -> None:
+    """On signing in (a page, or a token for an app that says which language it reads): the
+    language the request is answered in becomes the account's, for its notices."""
+    language = translation.get_language()
+    if language in dict(settings.LANGUAGES):
+        set_own_language(acting=actor_for(user, surface), language=language)
 
 
 def set_own_password(*, acting: Actor, new_password: str) -> User:

@@ -47,6 +47,8 @@ class MeOut(Schema):
 def create_token(request: HttpRequest, payload: JsonBody[TokenIn]):
     raw, token = actions.issue_token(request, username=payload.username, password=payload.password,
                                      otp=payload.otp, label=payload.label)
+    if request.headers.get("Accept-Language"):  # the app says which language it reads
+        actions.keep_request_language(token.user, "api")
     return Status(201, {"access_token": raw, "expires_at": token.expires_at})
 
 

@@ -12,7 +12,6 @@ from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.signals import user_login_failed
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -60,10 +59,7 @@ def _finish_login(request: HttpRequest, user: User, target: str) -> HttpResponse
     request.session.pop(_PENDING, None)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     accounts.record_login(user, "page")
-    # The language the person signed in with is the one their notices come in, until they switch.
-    language = translation.get_language()
-    if language in dict(settings.LANGUAGES):
-        accounts.set_own_language(acting=actor_for(user, "page"), language=language)
+    accounts.keep_request_language(user, "page")  # their notices come in it, until they switch
     return redirect(target)
 
 
