@@ -210,6 +210,23 @@ def test_signing_in_keeps_the_language_of_the_sign_in_page(world, anon):
     assert AuditEvent.objects.filter(action="account.update", actor_id=doctor.pk).count() == 1
 
 
+def test_a_sign_in_in_the_accounts_own_language_writes_nothing(world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import translation
+
+    from medunion.accounts.actions import keep_request_language
+
+    doctor = User.objects.get(username="village_doctor_a")
+    with translation.override("en"):
+        keep_request_language(doctor, "page")
+        doctor.refresh_from_db()
+        assert doctor.language == "en"
+        with CaptureQueriesContext(connection) as ctx:
+            keep_request_language(doctor, "page")
+    assert ctx.captured_queries == []  # no transaction, no lock, no audit row
+
+
 def test_an_account_language_is_one_of_the_platforms(world):
     from medunion.access.actor import system_actor
     from medunion.accounts.actions import set_own_language

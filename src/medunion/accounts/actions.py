@@ -389,9 +389,10 @@ def set_own_language(*, acting: Actor, language: str) -> User:
 
 def keep_request_language(user: User, surface: str) -> None:
     """On signing in (a page, or a token for an app that says which language it reads): the
-    language the request is answered in becomes the account's, for its notices."""
+    language the request is answered in becomes the account's, for its notices. Asked first on the
+    account just signed in: most sign-ins change nothing, and need no write transaction."""
     language = translation.get_language()
-    if language in dict(settings.LANGUAGES):
+    if language != user.language and language in dict(settings.LANGUAGES):
         set_own_language(acting=actor_for(user, surface), language=language)
 
 
