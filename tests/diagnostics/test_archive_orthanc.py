@@ -8,6 +8,7 @@ import hashlib
 import io
 import logging
 import socket
+from collections.abc import Iterator
 
 import pytest
 
@@ -35,10 +36,13 @@ def _uids(data: bytes) -> tuple[str, str, str]:
     return str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID), str(ds.SOPInstanceUID)
 
 
-def _closed_port() -> int:
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A loopback port where nothing listens, for the test's life: the socket stays bound without
+    listening, so a connection is refused and no other process can take the port meanwhile."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])  # closed again on leaving: nothing listens there
+        yield int(sock.getsockname()[1])
 
 
 def _use_orthanc(settings, url: str, user: str = "", password: str = "") -> None:
@@ -127,8 +131,8 @@ def test_instance_already_at_the_pacs_is_not_stored_twice(dw, orthanc_server, se
         orthanc_server.clear()
 
 
-def test_unreachable_pacs_is_unavailable_and_stores_nothing(dw, settings, caplog):
-    _use_orthanc(settings, f"http://127.0.0.1:{_closed_port()}/dicom-web", "medunion", "secret")
+def test_unreachable_pacs_is_unavailable_and_stores_nothing(dw, settings, caplog, closed_port):
+    _use_orthanc(settings, f"http://127.0.0.1:{closed_port}/dicom-web", "medunion", "secret")
     exam = new_ct(dw)
     data = ct_series(_identity(dw), 1)[0]
     before = snapshot()
@@ -147,14 +151,14 @@ def test_unreachable_pacs_is_unavailable_and_stores_nothing(dw, settings, caplog
         assert secret not in logged
 
 
-def test_pacs_going_away_after_upload_makes_viewing_unavailable(dw, orthanc_server, settings):
+def test_pacs_going_away_after_upload_makes_viewing_unavailable(dw, orthanc_server, settings, closed_port):
     _use_orthanc(settings, orthanc_server.dicomweb_url, orthanc_server.user, orthanc_server.password)
     try:
         exam = new_ct(dw)
         got = upload_file(acting=dw.actor("township_doctor"), examination_id=exam.pk,
                           upload=upload("IM0000.dcm", ct_series(_identity(dw), 1)[0]))
         assert got.instance is not None
-        _use_orthanc(settings, f"http://127.0.0.1:{_closed_port()}/dicom-web")
+        _use_orthanc(settings, f"http://127.0.0.1:{closed_port}/dicom-web")
         with pytest.raises(Unavailable):
             frame_png(Instance.objects.select_related("series__study").get(pk=got.instance.pk))
     finally:

@@ -9,6 +9,7 @@ import http.client
 import json
 import multiprocessing as mp
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -28,14 +29,6 @@ from tests.consults.conftest import add_practitioner, ask, build_consult_world
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[int]:
     """The server `medunion serve` runs (gunicorn, the same application; without its
@@ -46,11 +39,15 @@ def server(tmp_path: Path) -> Iterator[int]:
     env = {**os.environ, "DATABASE_URL": urllib.parse.urlunsplit(url._replace(path=f"/{connection.settings_dict['NAME']}")),
            "MEDUNION_DEBUG": "1",  # the test settings' development keys, which only debug mode serves with
            "MEDUNION_DATA_DIR": str(tmp_path), "MEDUNION_FILE_ROOT": str(tmp_path / "files")}
-    port = _free_port()
+    # The socket is bound and listening before gunicorn starts and is handed to it (fd://): no
+    # other process can take the port between choosing it and the server binding it.
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = int(listener.getsockname()[1])
     log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "medunion.wsgi:application",
-                             "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "2"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
+                             "--bind", f"fd://{listener.fileno()}", "--workers", "2", "--threads", "2"],
+                            env=env, stdout=log, stderr=subprocess.STDOUT, pass_fds=[listener.fileno()])
+    listener.close()  # the server holds its own copy
     try:
         deadline = time.monotonic() + 60
         while True:
