@@ -366,6 +366,9 @@ def test_the_mdt_colleagues_are_found_by_name_or_specialty_and_stay_chosen(cw, c
     assert "郑肿瘤" in everyone and "吴心" not in everyone.split("<select")[1].split("cardiology")[0]
     assert cw.world.users["cardiologist_tertiary"].display_name not in everyone
     assert "郑肿瘤" in page(cardio.get(url, {"q": "oncology"})) and "郑肿瘤" in page(cardio.get(url, {"q": "郑"}))
+    # the department in the other language, or by what clinicians call it (not the name: 郑肿瘤)
+    assert "郑肿瘤" in page(cardio.get(url, {"q": "肿瘤科"})) and "郑肿瘤" in page(cardio.get(url, {"q": "cancer"}))
+    assert "郑肿瘤" not in page(cardio.get(url, {"q": "放射科"}))
     assert 'data-testid="invite-none"' in page(cardio.get(url, {"q": "nobody-like-this"}))
     oncologist = str(cw.pid("oncologist"))
     kept = page(cardio.get(url, {"q": "nobody-like-this", "practitioners": [oncologist, "junk"]}))

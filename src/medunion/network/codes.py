@@ -88,6 +88,62 @@ class Specialty(models.TextChoices):
     ELECTROCARDIOLOGY = "electrocardiology", _("electrocardiology")
 
 
+# What clinicians type when they look for a department, besides its label: the everyday names
+# (放射科 for 医学影像科, 心内 for 心血管内科, B超), the other spelling and the abbreviations. Search
+# words, not display text, so not translated; both languages side by side.
+SPECIALTY_ALIASES: dict[str, tuple[str, ...]] = {
+    Specialty.GENERAL_PRACTICE: ("全科", "家庭医生", "GP", "family medicine"),
+    Specialty.CARDIOLOGY: ("心内", "心脏", "心血管", "cardiac", "heart"),
+    Specialty.RESPIRATORY: ("呼吸", "肺", "pulmonology", "chest"),
+    Specialty.GASTROENTEROLOGY: ("消化", "胃肠", "GI"),
+    Specialty.NEPHROLOGY: ("肾内", "肾病", "renal", "kidney"),
+    Specialty.ENDOCRINOLOGY: ("内分泌", "糖尿病", "diabetes"),
+    Specialty.NEUROLOGY: ("神内", "神经", "stroke", "卒中"),
+    Specialty.GENERAL_SURGERY: ("普外", "外科", "surgery"),
+    Specialty.BREAST_SURGERY: ("乳腺", "乳房", "breast"),
+    Specialty.ORTHOPAEDICS: ("骨科", "骨伤", "orthopedics"),
+    Specialty.UROLOGY: ("泌尿", "urology"),
+    Specialty.OBSTETRICS_GYNAECOLOGY: ("妇科", "产科", "妇产", "OB/GYN", "obstetrics", "gynecology",
+                                       "gynaecology"),
+    Specialty.PAEDIATRICS: ("儿科", "小儿", "pediatrics"),
+    Specialty.ONCOLOGY: ("肿瘤", "癌", "cancer"),
+    Specialty.OPHTHALMOLOGY: ("眼科", "eye"),
+    Specialty.ENT: ("耳鼻喉", "五官", "ENT", "ear nose throat"),
+    Specialty.DERMATOLOGY: ("皮肤", "skin"),
+    Specialty.PSYCHIATRY: ("精神", "心理", "mental health"),
+    Specialty.EMERGENCY: ("急诊", "急救", "A&E"),
+    Specialty.REHABILITATION: ("康复", "理疗", "physiotherapy"),
+    Specialty.TCM: ("中医", "TCM"),
+    Specialty.RADIOLOGY: ("放射", "影像", "CT", "MRI", "磁共振", "X光", "X线", "X-ray", "imaging"),
+    Specialty.ULTRASOUND: ("B超", "彩超", "超声", "sonography"),
+    Specialty.PATHOLOGY: ("病理", "biopsy"),
+    Specialty.ELECTROCARDIOLOGY: ("心电", "ECG", "EKG"),
+}
+
+
+def specialties_matching(text: str) -> list[str]:
+    """The specialty codes a search names: ``text`` within a specialty's label in any language the
+    platform speaks, or within one of its aliases, or an alias within ``text`` (放射科 finds
+    radiology through 放射); case does not matter. Empty for an empty ``text``."""
+    from django.conf import settings
+    from django.utils import translation
+
+    wanted = text.strip().casefold()
+    if not wanted:
+        return []
+    names: dict[str, set[str]] = {code: {code.replace("_", " ")} for code in Specialty.values}
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            for code, label in Specialty.choices:
+                names[code].add(str(label).casefold())
+    found = []
+    for code in Specialty.values:
+        aliases = [a.casefold() for a in SPECIALTY_ALIASES.get(code, ())]
+        if any(wanted in name for name in names[code]) or any(wanted in a or a in wanted for a in aliases):
+            found.append(code)
+    return found
+
+
 class TeamKind(models.TextChoices):
     SPECIALTY = "specialty", _("specialty group")
     MDT = "mdt", _("multidisciplinary team (MDT)")

@@ -35,7 +35,7 @@ from medunion.consults.queries import (
 from medunion.consults.validation import VITALS
 from medunion.core.errors import NotFound, PermissionDenied
 from medunion.files.http import file_response, preview_response
-from medunion.network.codes import Specialty
+from medunion.network.codes import specialties_matching
 from medunion.notifications.actions import mark_all_read
 
 from . import live as live_session
@@ -125,7 +125,8 @@ def _colleagues(actor: Actor, consult: Any) -> list[tuple[str, str]]:
 def _invitable(actor: Actor, view: CaseView, search: str = "", chosen: list[str] | None = None,
                ) -> tuple[list[tuple[str, list[tuple[str, str]]]], bool]:
     """Colleagues of the consortium who could give an opinion, grouped by specialty: the first
-    ``INVITE_CHOICES_MAX`` whose name or specialty matches ``search``, after those already
+    ``INVITE_CHOICES_MAX`` whose name or specialty matches ``search`` (a specialty in either
+    language or by its everyday name: ``specialties_matching``), after those already
     ``chosen`` (kept across searches); and whether more match than are shown."""
     consult = view.consult
     busy = {consult.asker_id, consult.assignee_id} | {  # type: ignore[union-attr]
@@ -139,8 +140,7 @@ def _invitable(actor: Actor, view: CaseView, search: str = "", chosen: list[str]
     search = search.strip()[:50]
     found = rows.exclude(pk__in=picked)
     if search:
-        named = [code for code, label in Specialty.choices if search.lower() in str(label).lower()]
-        found = found.filter(Q(name__icontains=search) | Q(specialties__specialty__in=named))
+        found = found.filter(Q(name__icontains=search) | Q(specialties__specialty__in=specialties_matching(search)))
     columns = ("specialties__specialty", "pk", "name", "title")
     listed = list(found.values_list(*columns).distinct().order_by("specialties__specialty", "name")
                   [:INVITE_CHOICES_MAX + 1])
