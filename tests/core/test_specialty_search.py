@@ -29,6 +29,13 @@ def test_a_search_names_only_what_it_says():
         assert specialties_matching("心内") == ["cardiology"]
         assert specialties_matching("") == [] and specialties_matching("   ") == []
         assert specialties_matching("没有这个科") == [] and specialties_matching("xyzzy") == []
+        # a Latin abbreviation inside a longer word is chance, not a name: GI in "imaging"
+        assert specialties_matching("imaging") == ["radiology"] and specialties_matching("cancer") == ["oncology"]
+        # a text that is a name or an alias exactly means that one (not also gastroENTerology, praCTice)
+        assert specialties_matching("ENT") == ["ent"] and specialties_matching("ct") == ["radiology"]
+        assert set(specialties_matching("心")) == {"cardiology", "psychiatry", "electrocardiology"}
+        # Chinese labels nest: 内科 is a department and part of five others' names
+        assert {"internal_medicine", "cardiology", "nephrology"} <= set(specialties_matching("内科"))
 
 
 def test_every_alias_belongs_to_a_specialty_and_finds_it():

@@ -123,8 +123,11 @@ SPECIALTY_ALIASES: dict[str, tuple[str, ...]] = {
 
 def specialties_matching(text: str) -> list[str]:
     """The specialty codes a search names: ``text`` within a specialty's label in any language the
-    platform speaks, or within one of its aliases, or an alias within ``text`` (放射科 finds
-    radiology through 放射); case does not matter. Empty for an empty ``text``."""
+    platform speaks, or within one of its aliases, or a Chinese alias within ``text`` (放射科 finds
+    radiology through 放射; Chinese has no spaces between words, but a Latin alias inside a word is
+    chance: GI in "imaging"); case does not matter. A Latin text that is exactly a label or an
+    alias names that specialty alone (ENT, not also gastroENTerology); Chinese labels nest (内科
+    within 心血管内科), so a Chinese text keeps every match. Empty for an empty ``text``."""
     from django.conf import settings
     from django.utils import translation
 
@@ -136,12 +139,18 @@ def specialties_matching(text: str) -> list[str]:
         with translation.override(language):
             for code, label in Specialty.choices:
                 names[code].add(str(label).casefold())
-    found = []
-    for code in Specialty.values:
-        aliases = [a.casefold() for a in SPECIALTY_ALIASES.get(code, ())]
-        if any(wanted in name for name in names[code]) or any(wanted in a or a in wanted for a in aliases):
-            found.append(code)
-    return found
+    aliases = {code: {a.casefold() for a in SPECIALTY_ALIASES.get(code, ())} for code in Specialty.values}
+    if not _chinese(wanted):
+        exact = [code for code in Specialty.values if wanted in names[code] | aliases[code]]
+        if exact:
+            return exact
+    return [code for code in Specialty.values
+            if any(wanted in name for name in names[code] | aliases[code])
+            or any(a in wanted for a in aliases[code] if _chinese(a))]
+
+
+def _chinese(word: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in word)
 
 
 class TeamKind(models.TextChoices):
