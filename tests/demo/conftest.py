@@ -1,10 +1,11 @@
 """One demo build per test module, inside a transaction rolled back when the module ends; each
 test runs in its own savepoint on top of it (the ``db`` fixture), so tests cannot disturb each
-other and nothing leaks into other modules. The clock stands still at the build's moment for the
-module's life: the demo's times are relative to it (follow-ups due today, a critical finding a
-few minutes old), and a module that ran across midnight or for many minutes would otherwise see
-them move. The files the demo stores (its examinations' images)
-land in a private directory per module, never the working tree's var/."""
+other and nothing leaks into other modules. The files the demo stores (its examinations' images)
+land in a private directory per module, never the working tree's var/.
+
+The clock stands still at the build's moment for the module's life: the demo's times are relative
+to it (follow-ups due today, a critical finding a few minutes old), and a module that ran across
+midnight or for many minutes would otherwise see them move."""
 
 from __future__ import annotations
 
