@@ -1,19 +1,9 @@
 from __future__ import annotations
 
-import os
-
 import pytest
-from hypothesis import settings as hypothesis_settings
 
 from medunion.core import clock
 from tests.world import PASSWORD, World, build_world
-
-# Property tests draw the same examples on every run ("repeatable"), so a run of CI cannot fail on
-# an example the run before never drew; HYPOTHESIS_PROFILE=explore draws new ones, for a developer
-# hunting (docs/development.md). Per-test settings (example counts) still apply on top.
-hypothesis_settings.register_profile("repeatable", derandomize=True, database=None, print_blob=True)
-hypothesis_settings.register_profile("explore", derandomize=False, print_blob=True)
-hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 @pytest.fixture(autouse=True)
