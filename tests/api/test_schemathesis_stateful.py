@@ -121,7 +121,11 @@ def test_the_api_conforms_to_its_schema_across_calls(world, file_root):
                        {persona_for(op.method, op.path) for op in (r.ok() for r in schema.get_all_operations())}}
     Workflow.patient_id = str(world.patients["patient_a"].pk)
     Workflow.answered.clear()
-    Workflow.run(settings=settings(max_examples=30, stateful_step_count=8, deadline=None, database=None,
+    # Derandomized, yet the draws still move with the code: Hypothesis also draws strings from the
+    # constants of the project's own modules that are loaded (so from which tests ran before, too).
+    # At 30 scenarios the links followed were 3, then 2 after a module gained a few literals; 60
+    # gave 5 alone and 6 in the full suite.
+    Workflow.run(settings=settings(max_examples=60, stateful_step_count=8, deadline=None, database=None,
                                    derandomize=True, suppress_health_check=list(HealthCheck)))
     # The links carried ids: operations on an object named in the path succeeded.
     followed = {label for (label, status), _n in Workflow.answered.items() if "{" in label and status < 300}
