@@ -1,12 +1,14 @@
+import threading
+
 import pytest
 from django.core.management import call_command
-from django.db import IntegrityError, InternalError, connection, transaction
+from django.db import IntegrityError, InternalError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
 from medunion.access.actor import system_actor
 from medunion.audit import triggers
-from medunion.audit.actions import record
-from medunion.audit.models import GENESIS, AuditEvent
+from medunion.audit.actions import Entry, record, record_many
+from medunion.audit.models import GENESIS, AuditEvent, Outcome, Verb
 from medunion.audit.verify import verify_chain
 from medunion.cli import main
 from medunion.patients.queries import access_log, readable_access_log
@@ -155,3 +157,104 @@ def test_actions_are_found_whole_and_by_prefix_through_their_index(world):
     if connection.vendor == "postgresql":  # SQLite's LIKE ignores case: no index serves a prefix there
         plans = plans_of(ctx)
         assert len(plans) == 2 and all("audit_action" in plan for plan in plans), plans
+
+
+def _chain_tail(n: int) -> list[AuditEvent]:
+    return list(AuditEvent.objects.order_by("-seq")[:n])[::-1]
+
+
+def test_entries_are_appended_in_order_each_linked_to_the_one_before(world):
+    """Several entries at once (a list page's one per row shown), with what a canonical body must
+    carry through the database unchanged: Chinese text, a nested detail, no actor, no patient."""
+    last = AuditEvent.objects.order_by("-seq").first()
+    actor = system_actor("测试")
+    patient = world.patients["patient_a"]
+    rows = record_many(actor, [
+        Entry(action="patient.list", verb=Verb.READ, object_type="patients.patient", object_id=str(patient.pk),
+              patient_id=patient.pk, detail={"名字": "张三", "nested": {"n": [1, 2.5, None, True]}, "q": "a\"b\\c"}),
+        Entry(action="test.none", verb=Verb.SEARCH),
+        Entry(action="test.denied", verb=Verb.READ, outcome=Outcome.DENIED, detail={"why": "不在团队\n第二行"}),
+    ])
+    stored = _chain_tail(3)
+    assert [r.seq for r in stored] == [r.seq for r in rows] and rows[0].seq > last.seq
+    assert stored[0].prev_hash == last.hash
+    for before, row in zip([last, *stored], stored, strict=False):
+        assert row.prev_hash == before.hash
+        assert row.hash == row.compute_hash()
+    assert [(r.hash, r.prev_hash) for r in rows] == [(r.hash, r.prev_hash) for r in stored]
+    assert stored[0].detail == {"名字": "张三", "nested": {"n": [1, 2.5, None, True]}, "q": "a\"b\\c"}
+    assert stored[0].patient_id == patient.pk and stored[1].patient_id is None and stored[1].actor_id is None
+    assert stored[2].outcome == Outcome.DENIED and stored[0].actor_display == actor.display
+    assert verify_chain().ok
+
+
+def test_postgresql_appends_a_row_in_one_statement(world):
+    """PostgreSQL: the chain's lock, its last hash and the row in one call of ``audit_append``
+    (migration 0004), in the caller's transaction without a savepoint of its own."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite appends in its BEGIN IMMEDIATE transaction")
+    with CaptureQueriesContext(connection) as ctx:
+        row = record(system_actor("test"), "test.read", detail={"k": "值"})
+    assert [q["sql"].split("(")[0] for q in ctx.captured_queries] == [
+        "SELECT new_seq, new_prev_hash, new_hash FROM audit_append"]
+    assert row.hash == row.compute_hash() == AuditEvent.objects.get(seq=row.seq).hash
+    assert verify_chain().ok
+
+
+def test_an_append_rolled_back_with_its_work_leaves_the_chain_whole(world):
+    last = AuditEvent.objects.order_by("-seq").first()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        record(system_actor("test"), "test.lost")
+        raise RuntimeError("the work failed")
+    assert AuditEvent.objects.order_by("-seq").first() == last
+    row = record(system_actor("test"), "test.kept")
+    assert row.prev_hash == last.hash and verify_chain().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_appends_from_parallel_connections_form_one_chain():
+    """Writers on their own connections at once, each append outside a transaction (the reads of
+    patient data): every row is in the chain once, and the chain verifies."""
+    threads, per_thread = 4, 15
+    start = AuditEvent.objects.count()
+    barrier = threading.Barrier(threads)
+    errors: list[BaseException] = []
+
+    def append(i: int) -> None:
+        try:
+            barrier.wait()
+            for n in range(per_thread):
+                record(system_actor(f"writer {i}"), "test.parallel", detail={"n": n})
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    workers = [threading.Thread(target=append, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert errors == []
+    assert AuditEvent.objects.count() == start + threads * per_thread
+    assert AuditEvent.objects.filter(action="test.parallel").count() == threads * per_thread
+    result = verify_chain()
+    assert result.ok, result
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_installs_the_append_function_on_postgresql():
+    def present() -> bool:
+        with connection.cursor() as cur:
+            cur.execute("SELECT to_regprocedure('audit_append(text[])') IS NOT NULL")
+            return cur.fetchone()[0]
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL function")
+    assert present()
+    call_command("migrate", "audit", "0003", verbosity=0)
+    assert not present()
+    call_command("migrate", "audit", verbosity=0)
+    assert present()
+    assert record(system_actor("test"), "test.read").hash
+    assert verify_chain().ok

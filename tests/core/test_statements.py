@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from medunion.access.actor import Actor
 from medunion.access.models import BreakGlassGrant
 from medunion.access.policy import clinician_patients, clinician_terms, relationship_to, visible_patients
-from medunion.audit.actions import Entry, record_many
+from medunion.audit.actions import Entry, _lock_chain, record_many
 from medunion.audit.models import AuditEvent, Verb
 from medunion.audit.verify import verify_chain
 from medunion.core import clock
@@ -200,14 +200,23 @@ def test_the_policy_through_statements_equals_the_orm(world):
 
 
 def test_insert_stores_what_bulk_create_stores(world):
+    """Audit rows through ``Insert`` (SQLite's audit append; on PostgreSQL the one array a column
+    of its UNNEST form): JSON, times and UUIDs stored as bulk_create stores them, keys returned."""
     actor = world.actor("village_doctor_a")
     p = world.patients["patient_a"]
-    entries = [Entry(action="test.insert", verb=Verb.READ, object_type="patients.patient",
-                     object_id=str(p.pk), patient_id=p.pk, detail={"n": i, "名": "张"}) for i in range(3)]
-    with CaptureQueriesContext(connection) as ctx:
-        rows = record_many(actor, entries)
-    inserts = [q for q in ctx.captured_queries if q["sql"].upper().startswith("INSERT")]
-    assert len(inserts) == 1  # three rows, one statement
+    with transaction.atomic():
+        _lock_chain()
+        prev = AuditEvent.objects.order_by("-seq").values_list("hash", flat=True).first()
+        rows = []
+        for i in range(3):
+            row = AuditEvent(actor_id=actor.user_id, actor_display=actor.display, action="test.insert",
+                             verb=Verb.READ, object_type="patients.patient", object_id=str(p.pk),
+                             patient_id=p.pk, detail={"n": i, "名": "张"}, prev_hash=prev)
+            row.hash = prev = row.compute_hash()
+            rows.append(row)
+        with CaptureQueriesContext(connection) as ctx:
+            Insert(AuditEvent)(rows)
+    assert len(ctx.captured_queries) == 1  # three rows, one statement
     assert all(r.seq for r in rows) and len({r.seq for r in rows}) == 3
     for row in rows:
         stored = AuditEvent.objects.get(seq=row.seq)
@@ -255,15 +264,17 @@ def test_compiled_sql_runs_on_the_databases_own_cursor_unless_queries_are_logged
     actor = world.actor("village_doctor_a")
     entry = Entry(action="test.cursor", verb=Verb.READ, object_type="patients.patient", object_id=str(p.pk),
                   patient_id=p.pk)
+    # the audit row: an INSERT on SQLite, the function that appends it on PostgreSQL
+    appended = "AUDIT_APPEND" if connection.vendor == "postgresql" else "INSERT"
     seen = _spy_on_djangos_cursor(monkeypatch)
     assert _fields(stmt.first(p.pk)) == want
     [row] = record_many(actor, [entry])
-    assert not [sql for sql in seen if "patients_patient" in sql or "INSERT" in sql.upper()], seen
+    assert not [sql for sql in seen if "patients_patient" in sql or appended in sql.upper()], seen
     assert AuditEvent.objects.get(seq=row.seq).hash == row.hash
     with CaptureQueriesContext(connection) as ctx:
         assert _fields(stmt.first(p.pk)) == want
         record_many(actor, [entry])
-    assert [sql for sql in seen if "patients_patient" in sql] and [sql for sql in seen if "INSERT" in sql.upper()]
+    assert [sql for sql in seen if "patients_patient" in sql] and [sql for sql in seen if appended in sql.upper()]
     assert len([q for q in ctx.captured_queries if "patients_patient" in q["sql"]]) == 1
     assert verify_chain().ok
 

@@ -19,7 +19,7 @@ from medunion.consults import actions as ca
 from medunion.consults.models import ConsultMessage
 from tests.consults.conftest import ConsultWorld, ask, build_consult_world, stored_file
 from tests.fhir.conftest import get, ids, validate
-from tests.pins import AS_WRITTEN
+from tests.pins import AS_WRITTEN, AUDIT
 
 SECRET = "仅限医生：考虑恶性可能"
 FOR_PATIENT = "请按时服药，两周后复诊"
@@ -296,7 +296,7 @@ def test_search_query_counts_do_not_grow(case, client_for, kind, persona):
                             audience="patient",
                             attachments=[stored_file(cw, "cardiologist_tertiary", name=f"f{_round}{i}.jpg")])
     # session, actor, policy, count, rows, prefetches, audit (on PostgreSQL one more: the chain's lock)
-    assert counts[0] == counts[1] <= 16 + (connection.vendor == "postgresql") + AS_WRITTEN, counts
+    assert counts[0] == counts[1] <= 16 + AUDIT + AS_WRITTEN, counts
 
 
 def test_the_capability_statement_lists_the_three(client_for):

@@ -234,13 +234,16 @@ def test_batches_report_progress_and_queries_do_not_grow_per_row(world, coordina
         _start(world, coordinator_actor, csv_bytes(village_doctors(50, start=1001)))
     assert seen == [50, 50]
     seen.clear()
+    with CaptureQueriesContext(connection) as two_batches:
+        _start(world, coordinator_actor, csv_bytes(village_doctors(100, start=2001)))
     with CaptureQueriesContext(connection) as four_batches:
-        job = _start(world, coordinator_actor, csv_bytes(village_doctors(200, start=2001)))
-    assert seen == [50, 100, 150, 200] and job.summary["imported"] == 200
+        job = _start(world, coordinator_actor, csv_bytes(village_doctors(200, start=3001)))
+    assert seen == [50, 100, 50, 100, 150, 200] and job.summary["imported"] == 200
     assert len(small) == len(large)
-    per_batch = len(small) - 12  # what every job does once, around its batches
-    assert len(four_batches) <= len(small) + 3 * per_batch, [q["sql"][:80] for q in four_batches.captured_queries]
-    assert len(small) <= 40
+    # every batch of 50 rows runs the same statements, however many rows came before
+    per_batch = len(two_batches) - len(small)
+    assert len(four_batches) - len(two_batches) == 2 * per_batch, [q["sql"][:80] for q in four_batches.captured_queries]
+    assert per_batch <= 15 and len(small) <= 40
 
 
 def test_the_system_actor_imports_into_any_consortium_by_code(world, tmp_path):

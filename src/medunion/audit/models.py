@@ -95,9 +95,12 @@ class AuditEvent(ChoiceLabels):
             "detail": self.detail,
         }
 
+    def body(self) -> str:
+        """The canonical content as the text the hash covers (with the previous row's hash)."""
+        return json.dumps(self.canonical(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
     def compute_hash(self) -> str:
-        body = json.dumps(self.canonical(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        return hashlib.sha256((self.prev_hash + "\n" + body).encode()).hexdigest()
+        return hashlib.sha256((self.prev_hash + "\n" + self.body()).encode()).hexdigest()
 
 
 GENESIS = "0" * 64

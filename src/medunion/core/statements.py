@@ -196,6 +196,13 @@ def _fetch(connection: Any, sql: str, native: str, params: Sequence[Any]) -> lis
             cursor.close()
 
 
+def run(sql: str, params: Sequence[Any], *, using: str = DEFAULT_DB_ALIAS) -> list[Any]:
+    """SQL written by hand (``%s`` placeholders), run as a compiled statement runs: on the
+    database's own cursor unless queries are logged, its errors Django's. Its rows."""
+    connection = connections[using]
+    return _fetch(connection, sql, _native(connection, sql), params)
+
+
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
