@@ -30,7 +30,9 @@ standard library, HTTP/1.1 keep-alive where the server keeps the connection) wit
 rate it reports requests per server-CPU-second: requests per core, whatever the client and the
 rest of the machine use. With ``--pin`` the server runs on the first ``--server-cpus`` CPUs and
 the client on the others (``sched_setaffinity``), so the wall rate is also the rate of that many
-cores. The numbers last seen are in benchmarks/README.md.
+cores; a private PostgreSQL server of ``scripts/with-postgres.sh`` (``MEDUNION_PG_DATA``) is moved
+to the client's CPUs too, so that its processes do not run on the web server's core between its
+requests. The numbers last seen are in benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -351,8 +353,11 @@ def main() -> None:
             env["PYTHONPATH"] = os.pathsep.join(p for p in (args.server_src, env.get("PYTHONPATH", "")) if p)
         ncpu = os.cpu_count() or 1
         server_cpus = set(range(args.server_cpus)) if args.pin else None
+        pg_pinned = False
         if args.pin:
-            os.sched_setaffinity(0, set(range(args.server_cpus, ncpu)) or {ncpu - 1})
+            client_cpus = set(range(args.server_cpus, ncpu)) or {ncpu - 1}
+            os.sched_setaffinity(0, client_cpus)
+            pg_pinned = db == "PostgreSQL" and pin_private_postgres(client_cpus)
         rows = []
         tokens: dict[str, str] = {}
         for config in args.configs.split(","):
@@ -379,6 +384,8 @@ def main() -> None:
                 server.stop()
         load_avg = os.getloadavg()
         pinned = f"server pinned to {args.server_cpus} CPU(s), client on the rest" if args.pin else "not pinned"
+        if pg_pinned:
+            pinned += " with PostgreSQL"
         print(f"\n{db}, {ncpu} cores, {pinned}, {len(users)} clinicians × ≤{args.patients} patients, "
               f"{args.seconds:.0f} s per run, load average after: {load_avg[0]:.2f} {load_avg[1]:.2f}")
         print("| workers×threads | request | connections | req/s (wall) | req per server CPU-s | p50 ms | p95 ms "
@@ -388,6 +395,31 @@ def main() -> None:
             label = "(bare gunicorn)" if args.bare else LABELS[kind]
             print(f"| {config} | {label} | {conns} | {r['rps']:.0f} | {r['per_cpu_s']:.0f} | {r['p50_ms']:.1f} "
                   f"| {r['p95_ms']:.1f} | {r['errors']} |")
+
+
+def pin_private_postgres(cpus: set[int]) -> bool:
+    """Move the server of ``scripts/with-postgres.sh`` (its postmaster, whose new backends inherit
+    the CPUs, and every process it has started) to ``cpus``. False where there is none to move."""
+    data = os.environ.get("MEDUNION_PG_DATA")
+    pid_file = Path(data, "postmaster.pid") if data else None
+    if pid_file is None or not pid_file.exists():
+        return False
+    postmaster = int(pid_file.read_text().split()[0])
+    children = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                stat = (proc / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:
+                children.append(int(proc.name))
+    for pid in (postmaster, *children):
+        try:
+            os.sched_setaffinity(pid, cpus)
+        except OSError:  # a backend that just ended
+            pass
+    return True
 
 
 if __name__ == "__main__":
