@@ -165,13 +165,13 @@ def _chain_tail(n: int) -> list[AuditEvent]:
 
 def test_entries_are_appended_in_order_each_linked_to_the_one_before(world):
     """Several entries at once (a list page's one per row shown), with what a canonical body must
-    carry through the database unchanged: Chinese text, a nested detail, no actor, no patient."""
+    carry through the database unchanged: Chinese text, quotes, a nested detail, no actor, no patient."""
     last = AuditEvent.objects.order_by("-seq").first()
     actor = system_actor("测试")
     patient = world.patients["patient_a"]
     rows = record_many(actor, [
         Entry(action="patient.list", verb=Verb.READ, object_type="patients.patient", object_id=str(patient.pk),
-              patient_id=patient.pk, detail={"名字": "张三", "nested": {"n": [1, 2.5, None, True]}, "q": "a\"b\\c"}),
+              patient_id=patient.pk, detail={"名字": "张三", "nested": {"n": [1, 2.5, None, True]}, "q": "a\"b\\c'd"}),
         Entry(action="test.none", verb=Verb.SEARCH),
         Entry(action="test.denied", verb=Verb.READ, outcome=Outcome.DENIED, detail={"why": "不在团队\n第二行"}),
     ])
@@ -182,7 +182,7 @@ def test_entries_are_appended_in_order_each_linked_to_the_one_before(world):
         assert row.prev_hash == before.hash
         assert row.hash == row.compute_hash()
     assert [(r.hash, r.prev_hash) for r in rows] == [(r.hash, r.prev_hash) for r in stored]
-    assert stored[0].detail == {"名字": "张三", "nested": {"n": [1, 2.5, None, True]}, "q": "a\"b\\c"}
+    assert stored[0].detail == {"名字": "张三", "nested": {"n": [1, 2.5, None, True]}, "q": "a\"b\\c'd"}
     assert stored[0].patient_id == patient.pk and stored[1].patient_id is None and stored[1].actor_id is None
     assert stored[2].outcome == Outcome.DENIED and stored[0].actor_display == actor.display
     assert verify_chain().ok

@@ -82,7 +82,13 @@ BEGIN
 END $$
 """  # noqa: S608 (the module's two constants, no input)
 PG_DROP_APPEND_FUNCTION = "DROP FUNCTION IF EXISTS audit_append(text[])"
-_PG_APPEND = "SELECT new_seq, new_prev_hash, new_hash FROM audit_append(%s::text[])"
+
+
+def _pg_append(n: int) -> str:
+    # The bodies as n text parameters, not one list: psycopg quotes a string in C, but escapes
+    # a list's elements for an array literal with a Python callback per quote (≈0.1 ms a row).
+    placeholders = ", ".join(["%s"] * n)
+    return f"SELECT new_seq, new_prev_hash, new_hash FROM audit_append(ARRAY[{placeholders}]::text[])"  # noqa: S608
 
 
 # Compiled once per connection (core.statements): on a read that writes one audit row, Django's
@@ -140,7 +146,7 @@ def _append_in_postgresql(rows: list[AuditEvent]) -> None:
     # caller's transaction. Outside one the statement is a transaction of its own.
     block = transaction.atomic(savepoint=False) if connection.in_atomic_block else nullcontext()
     with block:
-        appended = run(_PG_APPEND, [[row.body() for row in rows]])
+        appended = run(_pg_append(len(rows)), [row.body() for row in rows])
     if len(appended) != len(rows):
         raise RuntimeError(f"audit_append returned {len(appended)} rows for {len(rows)}")
     for row, (seq, prev_hash, digest) in zip(rows, appended, strict=True):
