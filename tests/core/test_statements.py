@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from medunion.access.actor import Actor
 from medunion.access.models import BreakGlassGrant
 from medunion.access.policy import clinician_patients, clinician_terms, relationship_to, visible_patients
-from medunion.audit.actions import Entry, _lock_chain, record_many
+from medunion.audit.actions import Entry, _last_hash, _lock_chain, record_many
 from medunion.audit.models import AuditEvent, Verb
 from medunion.audit.verify import verify_chain
 from medunion.core import clock
@@ -206,7 +206,7 @@ def test_insert_stores_what_bulk_create_stores(world):
     p = world.patients["patient_a"]
     with transaction.atomic():
         _lock_chain()
-        prev = AuditEvent.objects.order_by("-seq").values_list("hash", flat=True).first()
+        prev = _last_hash()
         rows = []
         for i in range(3):
             row = AuditEvent(actor_id=actor.user_id, actor_display=actor.display, action="test.insert",
