@@ -155,6 +155,9 @@ FORM_RENDERER = "medunion.web.forms.FormRenderer"
 DATABASE_URL = env("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend, with a health check that asks the socket instead of the server.
+        DATABASES["default"]["ENGINE"] = "medunion.core.postgresql_backend"
 else:
     MEDUNION_DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {

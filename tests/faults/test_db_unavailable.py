@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from django.db import close_old_connections, connection, connections
+from django.db import DataError, close_old_connections, connection, connections, transaction
 from django.test import Client
 
 from medunion.audit.models import AuditEvent
@@ -268,6 +268,52 @@ def test_a_persistent_connection_broken_between_requests_is_replaced_without_an_
     response = bearer.get(f"/api/v1/patients/{patient.pk}")
     assert response.status_code == 200, response.content
     assert connection.connection.info.backend_pid != old
+
+
+def _last_statement_of(pid: int) -> str:
+    """What the server last ran for this backend, as a second connection sees it."""
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", [pid])
+            return cursor.fetchone()[0]
+    finally:
+        other.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_health_check_of_an_idle_connection_asks_the_server_nothing():
+    """The check asks the socket (core.postgresql_backend): a live, idle connection has nothing to
+    read, and passes without a statement. One with something to read (a notification here; a
+    server's goodbye in the tests above) is asked ``SELECT 1``, as Django asks."""
+    _postgresql()
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 'the last statement'")
+    assert connection.is_usable()
+    assert _last_statement_of(pid) == "SELECT 'the last statement'"
+    with connection.cursor() as cursor:
+        cursor.execute("LISTEN medunion_health_check")
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("NOTIFY medunion_health_check")
+    finally:
+        other.close()
+    assert connection.is_usable()
+    assert _last_statement_of(pid) == "SELECT 1"
+    with connection.cursor() as cursor:
+        cursor.execute("UNLISTEN *")
+    with transaction.atomic():
+        with pytest.raises(DataError), connection.cursor() as cursor:
+            cursor.execute("SELECT 1 / 0")
+        assert not connection.is_usable()  # the transaction failed: nothing runs until it ends
+        transaction.set_rollback(True)
+    assert connection.is_usable()
+    _terminate(pid)
+    assert not connection.is_usable()
+    connection.close()
 
 
 # --- SQLite: a write lock held beyond the busy timeout --------------------------------------------
