@@ -5,18 +5,23 @@ what they serve is still valid FHIR with exactly one audit row in the chain per 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from medunion.access.actor import actor_for
 from medunion.access.loaders import access_patient
+from medunion.access.models import BreakGlassGrant
 from medunion.access.policy import Action, can, relationship_to
 from medunion.audit.models import AuditEvent
 from medunion.audit.verify import verify_chain
+from medunion.core import clock
+from medunion.core.errors import NotFound
 from medunion.patients.actions import PatientInput, register_patient
 from medunion.patients.identity import make_resident_id
-from medunion.patients.models import Patient
+from medunion.patients.models import CareTeamMember, Patient
 from tests.fhir.conftest import get, ids, validate
 from tests.world import VILLAGE_A
 
@@ -42,8 +47,9 @@ def test_patient_read_sql_is_pinned(world, bearer_for):
     assert status == 200
     validate(body)
     # token + user; the actor's places (organisations with their consortia) and teams; the
-    # relationship (care team); the patient; the chain's last hash and the audit row; the regions.
-    assert len(_statements(ctx)) == 8 + AUDIT, _statements(ctx)
+    # patient with the reader's relationship to it; the chain's last hash and the audit row; the
+    # regions.
+    assert len(_statements(ctx)) == 7 + AUDIT, _statements(ctx)
     assert AuditEvent.objects.count() == before + 1
 
 
@@ -72,16 +78,49 @@ def test_reads_keep_the_audit_chain_whole(world, bearer_for):
 
 def test_viewing_is_the_relationship(world):
     """access_patient does not ask the VIEW_PATIENT rule again after finding the relationship:
-    the rule is exactly "has a relationship" for every persona and patient."""
+    the rule is exactly "has a relationship" for every persona and patient. A clinician's read
+    loads the patient with the relationship in one statement: what it records is what
+    relationship_to answers, and a refused look at a real patient is recorded as refused."""
     for persona, user in world.users.items():
         actor = actor_for(user, "fhir")
         for key, patient in world.patients.items():
             if not hasattr(patient, "pk"):
                 continue
-            related = relationship_to(actor, patient.pk) is not None
-            assert can(actor, Action.VIEW_PATIENT, patient) == related, (persona, key)
-            if related:
-                assert access_patient(actor, patient.pk, audit=False).pk == patient.pk
+            relation = relationship_to(actor, patient.pk)
+            assert can(actor, Action.VIEW_PATIENT, patient) == (relation is not None), (persona, key)
+            if relation is not None:
+                assert access_patient(actor, patient.pk).pk == patient.pk
+                event = AuditEvent.objects.order_by("-seq").first()
+                assert (event.outcome, event.detail.get("relationship")) == ("success", relation), (persona, key)
+            elif actor.user_id is not None:
+                with pytest.raises(NotFound):
+                    access_patient(actor, patient.pk)
+                event = AuditEvent.objects.order_by("-seq").first()
+                assert (event.actor_id, event.patient_id, event.outcome) == (actor.user_id, patient.pk, "denied")
+
+
+def test_a_clinician_s_relationship_is_the_first_that_holds(world):
+    """Care team before organisation before break-the-glass, as access_patient records it; a
+    grant that has expired, or a care-team link that has ended, no longer counts."""
+    actor = world.actor("village_doctor_a")
+    patient = world.patients["patient_a"]
+    assert relationship_to(actor, patient.pk) == "care_team"
+    CareTeamMember.objects.filter(patient=patient, practitioner_id=actor.practitioner_id).update(
+        until=clock.now() - dt.timedelta(seconds=1))
+    assert patient.registered_at_id in actor.org_ids
+    assert relationship_to(actor, patient.pk) == "same_organisation"
+    Patient.objects.filter(pk=patient.pk).update(registered_at=world.orgs["other"])
+    assert relationship_to(actor, patient.pk) is None
+    with pytest.raises(NotFound):
+        access_patient(actor, patient.pk)
+    grant = BreakGlassGrant.objects.create(user_id=actor.user_id, patient=patient, reason="test",
+                                           expires_at=clock.now() + dt.timedelta(hours=1))
+    assert relationship_to(actor, patient.pk) == "break_glass"
+    assert access_patient(actor, patient.pk).pk == patient.pk
+    assert AuditEvent.objects.order_by("-seq").first().purpose == "break_glass"
+    BreakGlassGrant.objects.filter(pk=grant.pk).update(expires_at=clock.now() - dt.timedelta(seconds=1))
+    assert relationship_to(actor, patient.pk) is None
+    assert relationship_to(actor, uuid.uuid4()) is None
 
 
 def test_identifier_search_answers_as_the_general_search(world, bearer_for):

@@ -20,7 +20,10 @@ from .actor import Actor
 from .policy import (
     Action,
     can,
+    clinician_relationship,
+    clinician_terms,
     consult_roles,
+    relationship_in_the_data,
     relationship_to,
     require,
     visible_organisations,
@@ -42,7 +45,14 @@ def _patient(pk: uuid.UUID) -> Any:
     return Patient.objects.select_related("region", "registered_at").filter(pk=pk)  # no ORDER BY: by key
 
 
-_PATIENT = Statement(_patient)  # every read of a patient (core.statements)
+def _patient_for_clinician(pk: uuid.UUID, *terms: Any) -> Any:
+    return _patient(pk).annotate(actor_relationship=clinician_relationship(*terms))
+
+
+# Every read of a patient (core.statements); a clinician's carries their relationship to it, so
+# the read asks the database once for both.
+_PATIENT = Statement(_patient)
+_PATIENT_FOR_CLINICIAN = Statement(_patient_for_clinician)
 
 
 def access_patient(actor: Actor, patient_id: Any, action: Action = Action.VIEW_PATIENT, *,
@@ -50,12 +60,16 @@ def access_patient(actor: Actor, patient_id: Any, action: Action = Action.VIEW_P
     from medunion.patients.models import Patient
 
     pid = parse_uuid(patient_id)
-    relation = relationship_to(actor, pid)
-    patient = None
-    if relation:
-        patient = _PATIENT.first(pid)
-    if patient is None:
-        if audit and actor.user_id is not None and Patient.objects.filter(pk=pid).exists():
+    in_the_data = relationship_in_the_data(actor)
+    if in_the_data:
+        patient = _PATIENT_FOR_CLINICIAN.first(pid, *clinician_terms(actor))
+        relation = patient.actor_relationship if patient is not None else None
+    else:
+        relation = relationship_to(actor, pid)
+        patient = _PATIENT.first(pid) if relation else None
+    if relation is None:
+        if audit and actor.user_id is not None and (
+                patient is not None or (not in_the_data and Patient.objects.filter(pk=pid).exists())):
             # A refused look at a real patient is itself worth recording.
             record(actor, audit_action, Verb.READ, object_type="patients.patient", object_id=str(pid),
                    patient_id=pid, outcome=Outcome.DENIED)
