@@ -46,10 +46,10 @@ def test_patient_read_sql_is_pinned(world, bearer_for):
         status, body, _r = get(c, f"Patient/{p.pk}")
     assert status == 200
     validate(body)
-    # token + user; the actor's places (organisations with their consortia) and teams; the
-    # patient with the reader's relationship to it; the chain's last hash and the audit row; the
-    # regions.
-    assert len(_statements(ctx)) == 7 + AUDIT, _statements(ctx)
+    # the token with its user and the user's places (organisations with their consortia) and
+    # teams; the patient with the reader's relationship to it; the chain's last hash and the audit
+    # row; the regions.
+    assert len(_statements(ctx)) == 5 + AUDIT, _statements(ctx)
     assert AuditEvent.objects.count() == before + 1
 
 
@@ -63,8 +63,9 @@ def test_patient_identifier_search_sql_is_pinned(world, bearer_for):
         status, body, _r = get(c, "Patient", **query)
     assert status == 200 and body["total"] == 1 and body["entry"][0]["resource"]["id"] == str(p.pk)
     validate(body)
-    # token + user; places; teams; the page of visible patients; last hash; audit row; regions.
-    assert len(_statements(ctx)) == 7 + AUDIT, _statements(ctx)
+    # the token with its user, places and teams; the page of visible patients; last hash; audit
+    # row; regions.
+    assert len(_statements(ctx)) == 5 + AUDIT, _statements(ctx)
     assert AuditEvent.objects.count() == before + 1
 
 

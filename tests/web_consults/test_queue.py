@@ -139,7 +139,7 @@ def test_the_queue_costs_the_same_for_few_and_many_rows(cw, client_for, tab, set
     assert len(many) == len(few), [q["sql"][:120] for q in many.captured_queries]
     # The page's keys, then its rows (core.planner.rows_by_key); PostgreSQL locks the audit chain in
     # one more; the navigation asks whether a clinician reads at a hub; the pool, the specialties.
-    assert len(many) == {"pool": 14, "asked": 12}[tab] + AUDIT + AS_WRITTEN
+    assert len(many) == {"pool": 13, "asked": 11}[tab] + AUDIT + AS_WRITTEN
 
 
 def test_a_new_pool_case_appears_without_reloading(cw, client_for):

@@ -2,7 +2,10 @@
 
 What the policy looks up about the actor more than once in a request (a clinician's specialties:
 six times on the reading worklist) is kept in the actor's ``memo`` for the actor's life (one
-request, one command); ``remembered`` fills it."""
+request, one command); ``remembered`` fills it.
+
+A clinician's places and teams are one statement (``memberships``: two JSON lists), asked of the
+practitioner for a session's user, and read with the token itself for a bearer token's."""
 
 from __future__ import annotations
 
@@ -11,6 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from django.db.models import OuterRef, Subquery
+from django.db.models.functions import JSONArray
+
+from medunion.core.aggregates import JSONList
 from medunion.core.statements import Statement
 
 if TYPE_CHECKING:
@@ -75,24 +82,39 @@ def system_actor(name: str, *, on_behalf_of: str = "") -> Actor:
                  surface="cli", purpose="operations", on_behalf_of=on_behalf_of, system=True)
 
 
-def _places(practitioner_id: uuid.UUID) -> Any:
-    from medunion.network.models import PracticeSite
+def memberships(practitioner: Any) -> dict[str, Subquery]:
+    """Where a clinician works and in which teams, as two annotations of one query: ``actor_places``,
+    a JSON list of [organisation, consortium or null] (an organisation in no consortium still
+    counts), and ``actor_teams``, of [team, role]; each NULL when there is none. ``practitioner``
+    is the practitioner's key or an ``OuterRef`` to it. Only active practice sites at active
+    organisations, and active teams, count."""
+    from medunion.network.models import PracticeSite, TeamMember
 
-    return (PracticeSite.objects
-            .filter(practitioner_id=practitioner_id, active=True, organisation__active=True)
-            .values_list("organisation_id", "organisation__memberships__consortium_id"))
+    places = (PracticeSite.objects
+              .filter(practitioner_id=practitioner, active=True, organisation__active=True)
+              .values("practitioner_id")
+              .annotate(places=JSONList(JSONArray("organisation_id", "organisation__memberships__consortium_id")))
+              .values("places"))
+    teams = (TeamMember.objects.filter(practitioner_id=practitioner, team__active=True)
+             .values("practitioner_id").annotate(teams=JSONList(JSONArray("team_id", "role"))).values("teams"))
+    return {MEMBERSHIP_FIELDS[0]: Subquery(places), MEMBERSHIP_FIELDS[1]: Subquery(teams)}
 
 
-def _teams(practitioner_id: uuid.UUID) -> Any:
-    from medunion.network.models import TeamMember
+MEMBERSHIP_FIELDS = ("actor_places", "actor_teams")
+MEMBERSHIPS_LOADED = "medunion_memberships"
+"""A user object's attribute holding ``memberships`` read with the user itself in the same query
+(``accounts.actions.user_for_token``): ``actor_for`` then asks no more."""
 
-    return (TeamMember.objects.filter(practitioner_id=practitioner_id, team__active=True)
-            .values_list("team_id", "role"))
+
+def _memberships(practitioner_id: uuid.UUID) -> Any:
+    from medunion.network.models import Practitioner
+
+    return Practitioner.objects.filter(pk=practitioner_id).values_list(*memberships(OuterRef("pk")).values())
 
 
-# Asked on every request of a clinician (core.statements: compiled once per connection).
-_PLACES = Statement(_places)
-_TEAMS = Statement(_teams)
+# Asked on every request of a clinician signed in by session (core.statements: compiled once per
+# connection); a bearer token's request has it with the token (accounts.actions.user_for_token).
+_MEMBERSHIPS = Statement(_memberships)
 
 
 def actor_for(user: User | AnonymousUser | None, surface: str = "page") -> Actor:
@@ -106,14 +128,14 @@ def actor_for(user: User | AnonymousUser | None, surface: str = "page") -> Actor
     led: frozenset[uuid.UUID] = frozenset()
     coordinated: frozenset[uuid.UUID] = frozenset()
     if user.role == "practitioner" and user.practitioner_id:
-        # The organisations and their consortia in one query (a LEFT JOIN: an organisation in
-        # no consortium still counts); this runs on every request.
-        places = _PLACES.all(user.practitioner_id)
-        org_ids = frozenset(o for o, _c in places)
-        consortium_ids = frozenset(c for _o, c in places if c is not None)
-        memberships = _TEAMS.all(user.practitioner_id)
-        team_ids = frozenset(t for t, _ in memberships)
-        led = frozenset(t for t, r in memberships if r == "lead")
+        loaded = user.__dict__.get(MEMBERSHIPS_LOADED)
+        places, teams = loaded if loaded is not None else (_MEMBERSHIPS.first(user.practitioner_id) or (None, None))
+        pairs = [(uuid.UUID(o), uuid.UUID(c) if c else None) for o, c in places or ()]
+        org_ids = frozenset(o for o, _c in pairs)
+        consortium_ids = frozenset(c for _o, c in pairs if c is not None)
+        team_roles = [(uuid.UUID(t), r) for t, r in teams or ()]
+        team_ids = frozenset(t for t, _ in team_roles)
+        led = frozenset(t for t, r in team_roles if r == "lead")
     elif user.role == "coordinator":
         coordinated = frozenset(CoordinatorAssignment.objects.filter(user_id=user.pk)
                                 .values_list("consortium_id", flat=True))

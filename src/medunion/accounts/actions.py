@@ -13,11 +13,12 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef
 from django.http import HttpRequest
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
-from medunion.access.actor import Actor, actor_for
+from medunion.access.actor import MEMBERSHIP_FIELDS, MEMBERSHIPS_LOADED, Actor, actor_for, memberships
 from medunion.access.policy import Action, require
 from medunion.audit.actions import record
 from medunion.audit.models import Outcome, Verb
@@ -203,9 +204,12 @@ def issue_token(request: HttpRequest | None, *, username: str, password: str, ot
 
 # Every API and FHIR request (core.statements); no ORDER BY: the digest is unique. The account
 # without its password hash and second-factor secret: no request with a token needs them (has_mfa
-# reads the confirmation time), and the secret would be decrypted on every one.
+# reads the confirmation time), and the secret would be decrypted on every one. With it, for a
+# clinician, their places and teams (access.actor.memberships), which actor_for then asks no more:
+# a token's request learns who is acting in one statement.
 _TOKEN = Statement(lambda digest: ApiToken.objects.select_related("user")
-                   .defer("user__password", "user__totp_secret").filter(digest=digest))
+                   .defer("user__password", "user__totp_secret").filter(digest=digest)
+                   .annotate(**memberships(OuterRef("user__practitioner_id"))))
 
 
 def user_for_token(raw: str) -> User | None:
@@ -217,7 +221,9 @@ def user_for_token(raw: str) -> User | None:
     now = clock.now()
     if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=1):
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
+    user = token.user
+    user.__dict__[MEMBERSHIPS_LOADED] = tuple(getattr(token, f) for f in MEMBERSHIP_FIELDS)
+    return user
 
 
 def revoke_token(*, acting: Actor, raw: str | None = None, token_id: Any = None) -> None:

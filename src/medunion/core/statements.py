@@ -1,9 +1,9 @@
 """Querysets compiled once per database connection, then run again with new values.
 
 Django compiles a queryset into SQL every time it is evaluated. For the small fixed-shape queries
-of a hot path (a FHIR read: the bearer token, the actor's places and teams, the relationship to the
-patient, the patient, the regions of the address) compiling cost five to ten times running the
-query (benchmarks/README.md, "FHIR throughput"). A :class:`Statement` is written as a function
+of a hot path (a FHIR read: the bearer token with the actor's places and teams, the patient with
+the reader's relationship to it, the regions of the address) compiling cost five to ten times
+running the query (benchmarks/README.md, "FHIR throughput"). A :class:`Statement` is written as a function
 from values to a queryset, as anywhere else, so the policy and the models stay the one source of
 the SQL. The first time a connection runs it with values of a given shape, the function is called
 with stand-ins (a fresh random UUID, string, number or time for each value), twice, with stand-ins
