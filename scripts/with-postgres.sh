@@ -15,6 +15,10 @@
 # what is measured is what a real server does. The command sees MEDUNION_PG_DATA,
 # MEDUNION_PG_BINDIR and MEDUNION_PG_RUNAS (the user the server runs as, or empty) to restart
 # the server itself (the fault drills do).
+#
+# With MEDUNION_PG_DURABLE=1 a throw-away server is durable too: a drill that crashes the
+# database server itself (scripts/faults/pg_restart.py, `pg_ctl restart -m immediate`) loses
+# transactions it acknowledged without it (synchronous_commit=off).
 set -euo pipefail
 
 if [ "$#" -eq 0 ]; then
@@ -89,10 +93,11 @@ if [ ! -f "$data/PG_VERSION" ]; then
 fi
 
 # No TCP, the socket in a private directory. A throw-away test server runs without
-# durability; a kept one (MEDUNION_PG_KEEP) is durable. Random reads cost what they cost on an
-# SSD (docs/configuration.md, "PostgreSQL"), as on a production server.
+# durability; a kept one (MEDUNION_PG_KEEP), or one asked for (MEDUNION_PG_DURABLE=1), is
+# durable. Random reads cost what they cost on an SSD (docs/configuration.md, "PostgreSQL"), as
+# on a production server.
 options="-c listen_addresses='' -k $sock -c max_connections=200 -c random_page_cost=1.1"
-if [ -z "$keep" ]; then
+if [ -z "$keep" ] && [ "${MEDUNION_PG_DURABLE:-}" != 1 ]; then
     options="$options -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 fi
 server "$bindir/pg_ctl" -D "$data" -l "$root/server.log" -w -t 60 -o "$options" start >/dev/null

@@ -42,6 +42,7 @@ from _common import PASSWORD, Server, drill_environment, not_applicable, result_
 
 DATABASES = ("pg",)
 QUICK_ARGS = ["--restarts", "2", "--settle", "2"]
+DURABLE = True  # run.py: a durable server (MEDUNION_PG_DURABLE=1); the drill crashes it
 MESSAGE = "The database cannot be reached at the moment."
 
 
@@ -160,6 +161,16 @@ def page_session(base: str, username: str) -> Any:
     if response.status_code != 302:
         raise RuntimeError(f"page login of {username} failed: {response.status_code}")
     return s
+
+
+def _undurable_settings() -> list[str]:
+    """The server's durability settings that are off (fsync, synchronous_commit, full_page_writes)."""
+    import psycopg
+
+    url = os.environ["DATABASE_URL"]
+    with psycopg.connect(url) as conn:
+        return [f"{name}={value}" for name in ("fsync", "synchronous_commit", "full_page_writes")
+                if (value := conn.execute(f"SHOW {name}").fetchone()[0]) == "off"]  # noqa: S608 - fixed names
 
 
 def _restart_pg(mode: str) -> None:
@@ -291,6 +302,12 @@ def main() -> int:
     for name in ("MEDUNION_PG_DATA", "MEDUNION_PG_BINDIR"):
         if not os.environ.get(name):
             raise SystemExit(f"{name} is not set: run under scripts/with-postgres.sh")
+    undurable = _undurable_settings()
+    if undurable:
+        # An immediate shutdown is a crash: without these, PostgreSQL loses transactions it has
+        # acknowledged, and the drill would count them lost against MedUnion.
+        raise SystemExit(f"the server runs without durability ({', '.join(undurable)}): run the drill as "
+                         "MEDUNION_PG_DURABLE=1 scripts/with-postgres.sh … (or make faults)")
     ok, line = run(args)
     sys.stdout.flush()
     print(line, flush=True)

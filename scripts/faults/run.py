@@ -10,7 +10,8 @@ itself aside). Each runs as its own process, once per database:
 
 - SQLite: ``python <drill>.py --db sqlite``;
 - PostgreSQL: ``scripts/with-postgres.sh python <drill>.py --db pg`` — a private, throw-away
-  server per drill (its durability is off: fsync, synchronous_commit and full_page_writes).
+  server per drill (its durability is off: fsync, synchronous_commit and full_page_writes; on
+  for a drill that declares ``DURABLE``).
 
 What a drill declares, at module level, as literals (read from the source, not imported):
 
@@ -18,6 +19,9 @@ What a drill declares, at module level, as literals (read from the source, not i
   database it does not apply to should print a RESULT line with ``"ok": true``, null counts and
   ``"detail": {"skipped": "why"}`` (``_common.not_applicable``).
 - ``QUICK_ARGS = ["--kills", "10"]`` — optional: the arguments of a short run (``--quick``).
+- ``DURABLE = True`` — optional: on PostgreSQL the drill needs a durable server
+  (``MEDUNION_PG_DURABLE=1``: fsync, synchronous_commit and full_page_writes on), because it
+  crashes the database server itself.
 
 Every drill prints as the LAST line of its stdout
 ``RESULT {"drill", "db", "acknowledged", "present", "duplicated", "lost", "errors", "ok",
@@ -91,10 +95,12 @@ def run_one(name: str, path: Path, db: str, extra: list[str], logs: Path, timeou
     argv = command(path, db, extra)
     shown = shlex.join([f"scripts/faults/{path.name}", "--db", db, *extra])
     if db == "pg":
-        shown = "scripts/with-postgres.sh … " + shown
+        shown = ("MEDUNION_PG_DURABLE=1 " if declared(path, "DURABLE") else "") + "scripts/with-postgres.sh … " + shown
     print(f"--- {name} on {db}: {shown} (log: {log})", flush=True)
     started = time.monotonic()
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL" or db == "pg"}
+    if db == "pg" and declared(path, "DURABLE"):
+        env["MEDUNION_PG_DURABLE"] = "1"
     with open(log, "wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env=env,
                                 start_new_session=True)
