@@ -5,6 +5,7 @@ throughput").
 
     MEDUNION_DATA_DIR=<data dir> .venv/bin/python benchmarks/fhir_in_process.py            # read and search
     MEDUNION_DATA_DIR=<data dir> .venv/bin/python benchmarks/fhir_in_process.py --profile read
+    MEDUNION_PG_KEEP=<cluster dir> scripts/with-postgres.sh .venv/bin/python benchmarks/fhir_in_process.py --pin
 
 The database is the one the environment names (the demo consortium, or a generated province with
 its keys in the environment); the benchmark adds an API token and audit rows to it, nothing else.
@@ -79,9 +80,21 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500, help="requests per round")
     parser.add_argument("--profile", action="store_true", help="one more round under cProfile")
     parser.add_argument("--top", type=int, default=40, help="functions the profile prints")
+    parser.add_argument("--pin", action="store_true",
+                        help="this process on the first CPU, a private PostgreSQL (scripts/with-postgres.sh) on the others")
     args = parser.parse_args()
     if set(args.kinds) - {"read", "search"}:
         parser.error("the kinds are read and search")
+    if args.pin:
+        # Apart, the two do not take turns on one core: steadier figures (the server's CPU time
+        # is not counted, only this process's).
+        from fhir_throughput import pin_private_postgres
+
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            parser.error("--pin needs two CPUs")
+        os.sched_setaffinity(0, {cpus[0]})
+        pin_private_postgres(set(cpus[1:]))
     call, patients = setup()
 
     for kind in args.kinds:
