@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import select
 
+import psycopg
 from django.db.backends.postgresql import base
 from psycopg.pq import TransactionStatus
 
@@ -35,7 +36,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
             poller = select.poll()
             poller.register(conn.fileno(), select.POLLIN | select.POLLPRI)
             waiting = poller.poll(0)  # POLLHUP and POLLERR are reported whether asked or not
-        except (OSError, ValueError):
+        except (OSError, ValueError, psycopg.Error):  # no socket: the connection is gone
             return False
         if not waiting:
             return True
