@@ -94,12 +94,13 @@ def run_one(name: str, path: Path, db: str, extra: list[str], logs: Path, timeou
     log = logs / f"{name}-{db}.log"
     argv = command(path, db, extra)
     shown = shlex.join([f"scripts/faults/{path.name}", "--db", db, *extra])
+    durable = db == "pg" and bool(declared(path, "DURABLE"))
     if db == "pg":
-        shown = ("MEDUNION_PG_DURABLE=1 " if declared(path, "DURABLE") else "") + "scripts/with-postgres.sh … " + shown
+        shown = ("MEDUNION_PG_DURABLE=1 " if durable else "") + "scripts/with-postgres.sh … " + shown
     print(f"--- {name} on {db}: {shown} (log: {log})", flush=True)
     started = time.monotonic()
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL" or db == "pg"}
-    if db == "pg" and declared(path, "DURABLE"):
+    if durable:
         env["MEDUNION_PG_DURABLE"] = "1"
     with open(log, "wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env=env,

@@ -3,16 +3,17 @@
 Django compiles a queryset into SQL every time it is evaluated. For the small fixed-shape queries
 of a hot path (a FHIR read: the bearer token with the actor's places and teams, the patient with
 the reader's relationship to it, the regions of the address) compiling cost five to ten times
-running the query (benchmarks/README.md, "FHIR throughput"). A :class:`Statement` is written as a function
-from values to a queryset, as anywhere else, so the policy and the models stay the one source of
-the SQL. The first time a connection runs it with values of a given shape, the function is called
-with stand-ins (a fresh random UUID, string, number or time for each value), twice, with stand-ins
-unlike each other; both querysets are compiled, their SQL must be the same, and each value's place
-is the parameter where both compiles put their own stand-in (a constant that happens to equal one
-stays a constant). Later calls put the real values in those places and run the SQL as compiled.
-A number's stand-in lies within every integer field's range (Django decides that a lookup out of
-the field's range matches nothing before it writes any SQL). Rows come back as the queryset gives them:
-the same converters (decryption, UUIDs, times), the same models and ``select_related`` objects.
+running the query (benchmarks/README.md, "FHIR throughput"). A :class:`Statement` is written as a
+function from values to a queryset, as anywhere else, so the policy and the models stay the one
+source of the SQL. The first time a connection runs it with values of a given shape, the function
+is called with stand-ins (a fresh random UUID, string, number or time for each value), twice, with
+stand-ins unlike each other; both querysets are compiled, their SQL must be the same, and each
+value's place is the parameter where both compiles put their own stand-in (a constant that happens
+to equal one stays a constant). Later calls put the real values in those places and run the SQL as
+compiled. A number's stand-in lies within every integer field's range (Django decides that a lookup
+out of the field's range matches nothing before it writes any SQL). Rows come back as the queryset
+gives them: the same converters (decryption, UUIDs, times), the same models and ``select_related``
+objects.
 
 Compiled SQL runs on the database's own cursor, with its placeholders already in the database's
 form (SQLite's ``?``), and errors raised as Django raises them: passing over Django's cursor

@@ -12,8 +12,9 @@ so the socket becomes readable. Here the check asks the operating system, withou
 whether the socket has anything to read; if not, the connection is as the last request left it.
 If it has (the server's goodbye, or a notice it may send unasked), Django's own check runs and
 decides. What else ``SELECT 1`` would fail on, a transaction that failed or a command still
-running, the connection itself knows. A connection that goes silent without a word (a cable cut, no reset) passes either way
-until the network gives up on it; then the request meets the error and answers 503 (core.errors).
+running, the connection itself knows. A connection that goes silent without a word (a cable cut,
+no reset) passes either way until the network gives up on it; then the request meets the error
+and answers 503 (core.errors).
 """
 
 from __future__ import annotations
