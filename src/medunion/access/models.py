@@ -10,7 +10,8 @@ from medunion.core.models import Entity
 
 
 class BreakGlassGrant(Entity):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="break_glass")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="break_glass",
+                             db_index=False)
     patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="break_glass")
     reason = models.TextField(_("reason"))
     expires_at = models.DateTimeField(_("expires at"))

@@ -89,9 +89,10 @@ class Consult(Entity):
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, null=True, blank=True,
                                 related_name="consults", verbose_name=_("patient"),
                                 db_index=False)  # consult_patient_newest leads with it
-    consortium = models.ForeignKey("network.Consortium", on_delete=models.PROTECT, related_name="consults")
+    consortium = models.ForeignKey("network.Consortium", on_delete=models.PROTECT, related_name="consults",
+                                   db_index=False)
     asker = models.ForeignKey("network.Practitioner", on_delete=models.PROTECT, related_name="consults_asked",
-                              verbose_name=_("asked by"))
+                              verbose_name=_("asked by"), db_index=False)
     asker_organisation = models.ForeignKey("network.Organisation", on_delete=models.PROTECT, related_name="+",
                                            verbose_name=_("from"))
     # The asker organisation's tier rank when the case was sent: eligible specialists practise
@@ -106,11 +107,13 @@ class Consult(Entity):
 
     target_kind = models.CharField(_("sent to"), max_length=16, choices=TargetKind.choices)
     target_practitioner = models.ForeignKey("network.Practitioner", on_delete=models.PROTECT, null=True, blank=True,
-                                            related_name="consults_targeted", verbose_name=_("named specialist"))
+                                            related_name="consults_targeted", verbose_name=_("named specialist"),
+                                            db_index=False)
     target_team = models.ForeignKey("network.Team", on_delete=models.PROTECT, null=True, blank=True,
                                     related_name="consults", verbose_name=_("team"))
     assignee = models.ForeignKey("network.Practitioner", on_delete=models.PROTECT, null=True, blank=True,
-                                 related_name="consults_assigned", verbose_name=_("specialist"))
+                                 related_name="consults_assigned", verbose_name=_("specialist"),
+                                 db_index=False)
     assigned_at = models.DateTimeField(null=True, blank=True)
 
     state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.REQUESTED)
@@ -173,7 +176,8 @@ class ConsultDecline(Entity):
     consult = models.ForeignKey(Consult, on_delete=models.CASCADE, related_name="declines")
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, null=True, blank=True,
                                 related_name="+")
-    practitioner = models.ForeignKey("network.Practitioner", on_delete=models.PROTECT, related_name="+")
+    practitioner = models.ForeignKey("network.Practitioner", on_delete=models.PROTECT, related_name="+",
+                                     db_index=False)
     reason = models.TextField()
 
     class Meta:
@@ -186,7 +190,8 @@ class ConsultParticipant(Entity):
     consult = models.ForeignKey(Consult, on_delete=models.CASCADE, related_name="participants")
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, null=True, blank=True,
                                 related_name="+")
-    practitioner = models.ForeignKey("network.Practitioner", on_delete=models.PROTECT, related_name="consult_roles")
+    practitioner = models.ForeignKey("network.Practitioner", on_delete=models.PROTECT, related_name="consult_roles",
+                                     db_index=False)
     role = models.CharField(_("role"), max_length=16, choices=ParticipantRole.choices)
     invited_by = models.ForeignKey("network.Practitioner", on_delete=models.PROTECT, null=True, blank=True,
                                    related_name="+")
@@ -204,7 +209,7 @@ class ConsultParticipant(Entity):
 
 
 class ConsultMessage(Entity):
-    consult = models.ForeignKey(Consult, on_delete=models.CASCADE, related_name="messages")
+    consult = models.ForeignKey(Consult, on_delete=models.CASCADE, related_name="messages", db_index=False)
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, null=True, blank=True,
                                 related_name="+")
     seq = models.PositiveIntegerField()

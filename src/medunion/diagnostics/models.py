@@ -28,7 +28,7 @@ class ReadingRoute(Entity):
     """Which hub reads a modality for a consortium (set by its coordinators)."""
 
     consortium = models.ForeignKey("network.Consortium", on_delete=models.CASCADE, related_name="reading_routes",
-                                   verbose_name=_("consortium"))
+                                   verbose_name=_("consortium"), db_index=False)
     modality = models.CharField(_("modality"), max_length=8, choices=Modality.choices)
     hub = models.ForeignKey("network.Organisation", on_delete=models.PROTECT, related_name="reading_routes",
                             verbose_name=_("reading hub"))
@@ -43,15 +43,17 @@ class ReadingRoute(Entity):
 
 
 class Examination(Entity):
-    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="examinations")
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="examinations",
+                                db_index=False)
     consortium = models.ForeignKey("network.Consortium", on_delete=models.PROTECT, related_name="+")
     accession = models.CharField(_("accession number"), max_length=20, unique=True)
     requester = models.ForeignKey("network.Practitioner", on_delete=models.PROTECT, related_name="+",
-                                  verbose_name=_("requesting clinician"))
+                                  verbose_name=_("requesting clinician"), db_index=False)
     requesting_organisation = models.ForeignKey("network.Organisation", on_delete=models.PROTECT,
-                                                related_name="+", verbose_name=_("requesting organisation"))
+                                                related_name="+", verbose_name=_("requesting organisation"),
+                                                db_index=False)
     hub = models.ForeignKey("network.Organisation", on_delete=models.PROTECT, related_name="+",
-                            verbose_name=_("reading hub"))
+                            verbose_name=_("reading hub"), db_index=False)
     modality = models.CharField(_("modality"), max_length=8, choices=Modality.choices)
     body_site = models.CharField(_("body site"), max_length=16, choices=BodySite.choices)
     body_site_text = models.CharField(_("body site (details)"), max_length=100, blank=True)
@@ -91,7 +93,8 @@ class Examination(Entity):
 
 
 class Study(Entity):
-    examination = models.ForeignKey(Examination, on_delete=models.CASCADE, related_name="studies")
+    examination = models.ForeignKey(Examination, on_delete=models.CASCADE, related_name="studies",
+                                    db_index=False)
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
     study_instance_uid = models.CharField(max_length=64)
     study_date = models.DateField(null=True, blank=True)
@@ -104,7 +107,8 @@ class Study(Entity):
 
 class Series(Entity):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="series")
-    examination = models.ForeignKey(Examination, on_delete=models.CASCADE, related_name="series")
+    examination = models.ForeignKey(Examination, on_delete=models.CASCADE, related_name="series",
+                                    db_index=False)
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
     series_instance_uid = models.CharField(max_length=64)
     modality = models.CharField(max_length=16)
@@ -123,8 +127,10 @@ class Instance(Entity):
     archive the bytes are at the PACS, found by the three UIDs."""
 
     series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="instances")
-    examination = models.ForeignKey(Examination, on_delete=models.CASCADE, related_name="instances")
-    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    examination = models.ForeignKey(Examination, on_delete=models.CASCADE, related_name="instances",
+                                    db_index=False)
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+",
+                                db_index=False)
     sop_instance_uid = models.CharField(max_length=64)
     sop_class_uid = models.CharField(max_length=64, blank=True)
     number = models.IntegerField(null=True, blank=True)
@@ -147,7 +153,8 @@ class Instance(Entity):
 class ExamAttachment(Entity):
     """A photo or PDF of an examination (an ECG tracing, slide photos, ultrasound images)."""
 
-    examination = models.ForeignKey(Examination, on_delete=models.CASCADE, related_name="attachments")
+    examination = models.ForeignKey(Examination, on_delete=models.CASCADE, related_name="attachments",
+                                    db_index=False)
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
     file = models.ForeignKey("files.StoredFile", on_delete=models.PROTECT, related_name="+")
     original_name = models.CharField(max_length=255, blank=True)
@@ -181,7 +188,8 @@ class Report(Entity):
     measured values (``codes.MEASUREMENTS``), each a FHIR Observation."""
 
     examination = models.ForeignKey(Examination, on_delete=models.CASCADE, related_name="reports")
-    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+",
+                                db_index=False)
     kind = models.CharField(_("kind"), max_length=16, choices=ReportKind.choices, default=ReportKind.ORIGINAL)
     status = models.CharField(_("status"), max_length=16, choices=ReportStatus.choices, default=ReportStatus.DRAFT)
     version = models.PositiveIntegerField(default=1)
@@ -277,7 +285,8 @@ class Recognition(Entity):
                                         related_name="+")
     decided_by = models.ForeignKey("network.Practitioner", on_delete=models.PROTECT, related_name="+")
     organisation = models.ForeignKey("network.Organisation", on_delete=models.PROTECT, related_name="+")
-    consortium = models.ForeignKey("network.Consortium", on_delete=models.PROTECT, related_name="+")
+    consortium = models.ForeignKey("network.Consortium", on_delete=models.PROTECT, related_name="+",
+                                   db_index=False)
     modality = models.CharField(max_length=8, choices=Modality.choices)
     decision = models.CharField(max_length=16, choices=Decision.choices)
     reason = models.TextField(blank=True)

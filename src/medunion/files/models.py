@@ -23,7 +23,7 @@ class FileKind(models.TextChoices):
 
 class StoredFile(Entity):
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, null=True, blank=True,
-                                related_name="files")
+                                related_name="files", db_index=False)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     filename = models.CharField(_("file name"), max_length=255)
     kind = models.CharField(_("kind"), max_length=16, choices=FileKind.choices)

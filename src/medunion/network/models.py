@@ -63,7 +63,7 @@ class Organisation(Entity):
 
 class Department(Entity):
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="departments",
-                                     verbose_name=_("organisation"))
+                                     verbose_name=_("organisation"), db_index=False)
     code = models.CharField(_("code"), max_length=32)
     name = models.CharField(_("name"), max_length=120)
     specialty = models.CharField(_("specialty"), max_length=32, choices=Specialty.choices, blank=True)
@@ -115,7 +115,8 @@ class Consortium(Entity):
 
 
 class ConsortiumMembership(Entity):
-    consortium = models.ForeignKey(Consortium, on_delete=models.CASCADE, related_name="memberships")
+    consortium = models.ForeignKey(Consortium, on_delete=models.CASCADE, related_name="memberships",
+                                   db_index=False)
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="memberships")
     joined_on = models.DateField(_("joined on"), null=True, blank=True)
 
@@ -143,7 +144,8 @@ class Practitioner(Entity):
 
 
 class PractitionerSpecialty(ChoiceLabels):
-    practitioner = models.ForeignKey(Practitioner, on_delete=models.CASCADE, related_name="specialties")
+    practitioner = models.ForeignKey(Practitioner, on_delete=models.CASCADE, related_name="specialties",
+                                     db_index=False)
     specialty = models.CharField(_("specialty"), max_length=32, choices=Specialty.choices)
 
     class Meta:
@@ -156,7 +158,8 @@ class PractitionerSpecialty(ChoiceLabels):
 class PracticeSite(Entity):
     """Where a practitioner practises (多点执业: one practitioner, several organisations)."""
 
-    practitioner = models.ForeignKey(Practitioner, on_delete=models.CASCADE, related_name="sites")
+    practitioner = models.ForeignKey(Practitioner, on_delete=models.CASCADE, related_name="sites",
+                                     db_index=False)
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="practice_sites")
     department = models.ForeignKey(Department, on_delete=models.SET_NULL, null=True, blank=True,
                                    related_name="practice_sites")
@@ -188,7 +191,7 @@ class Team(Entity):
 
 
 class TeamMember(Entity):
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="members")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="members", db_index=False)
     practitioner = models.ForeignKey(Practitioner, on_delete=models.CASCADE, related_name="team_memberships")
     role = models.CharField(_("role"), max_length=16, choices=TeamRole.choices, default=TeamRole.MEMBER)
 
@@ -244,7 +247,8 @@ class Licence(Entity):
 class CoordinatorAssignment(Entity):
     """Which consortium a coordinator account manages."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="coordinates")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="coordinates",
+                             db_index=False)
     consortium = models.ForeignKey(Consortium, on_delete=models.CASCADE, related_name="coordinators")
 
     class Meta:
@@ -263,7 +267,7 @@ class ImportJob(Entity):
     in ``content`` only until the job has run; ``report`` holds the result of every row."""
 
     consortium = models.ForeignKey(Consortium, on_delete=models.CASCADE, related_name="import_jobs",
-                                   verbose_name=_("consortium"))
+                                   verbose_name=_("consortium"), db_index=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                    related_name="+", verbose_name=_("started by"))
     created_by_display = models.CharField(_("started by"), max_length=200, blank=True)

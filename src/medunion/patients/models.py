@@ -35,7 +35,7 @@ class Patient(Entity):
                                related_name="patients", verbose_name=_("address region"))
     address = EncryptedTextField(_("address"), blank=True, default="")
     registered_at = models.ForeignKey("network.Organisation", on_delete=models.PROTECT, related_name="patients",
-                                      verbose_name=_("registered at"))
+                                      verbose_name=_("registered at"), db_index=False)
     registered_by = models.ForeignKey("network.Practitioner", on_delete=models.SET_NULL, null=True, blank=True,
                                       related_name="registered_patients")
     updated_at = models.DateTimeField(default=clock.now)

@@ -75,16 +75,18 @@ class ReferralPolicy(Entity):
 
 class Referral(Entity):
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="referrals",
-                                verbose_name=_("patient"))
-    consortium = models.ForeignKey("network.Consortium", on_delete=models.PROTECT, related_name="referrals")
+                                verbose_name=_("patient"), db_index=False)
+    consortium = models.ForeignKey("network.Consortium", on_delete=models.PROTECT, related_name="referrals",
+                                   db_index=False)
     direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices)
     urgency = models.CharField(_("urgency"), max_length=16, choices=Urgency.choices, default=Urgency.ROUTINE)
     sender = models.ForeignKey("network.Practitioner", on_delete=models.PROTECT, related_name="referrals_sent",
-                               verbose_name=_("referred by"))
+                               verbose_name=_("referred by"), db_index=False)
     sender_organisation = models.ForeignKey("network.Organisation", on_delete=models.PROTECT, related_name="+",
                                             verbose_name=_("from"))
     target_organisation = models.ForeignKey("network.Organisation", on_delete=models.PROTECT,
-                                            related_name="referrals_received", verbose_name=_("to"))
+                                            related_name="referrals_received", verbose_name=_("to"),
+                                            db_index=False)
     target_department = models.ForeignKey("network.Department", on_delete=models.PROTECT, null=True, blank=True,
                                           related_name="referrals", verbose_name=_("department"))
     target_practitioner = models.ForeignKey("network.Practitioner", on_delete=models.PROTECT, null=True, blank=True,
@@ -111,7 +113,8 @@ class Referral(Entity):
     redirect_count = models.PositiveSmallIntegerField(default=0)
 
     receiver = models.ForeignKey("network.Practitioner", on_delete=models.PROTECT, null=True, blank=True,
-                                 related_name="referrals_accepted", verbose_name=_("accepted by"))
+                                 related_name="referrals_accepted", verbose_name=_("accepted by"),
+                                 db_index=False)
     accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
     admit_kind = models.CharField(_("admission"), max_length=16, choices=AdmitKind.choices, blank=True)
     appointment_at = models.DateTimeField(_("appointment"), null=True, blank=True)
@@ -172,7 +175,7 @@ class Referral(Entity):
 
 
 class ReferralEntry(Entity):
-    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="entries")
+    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="entries", db_index=False)
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
     seq = models.PositiveIntegerField()
     kind = models.CharField(_("kind"), max_length=20, choices=EntryKind.choices)
@@ -226,9 +229,11 @@ class FollowUpTask(Entity):
 
     referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="tasks")
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
-    organisation = models.ForeignKey("network.Organisation", on_delete=models.PROTECT, related_name="+")
+    organisation = models.ForeignKey("network.Organisation", on_delete=models.PROTECT, related_name="+",
+                                     db_index=False)
     assignee = models.ForeignKey("network.Practitioner", on_delete=models.PROTECT, null=True, blank=True,
-                                 related_name="follow_up_tasks", verbose_name=_("assigned to"))
+                                 related_name="follow_up_tasks", verbose_name=_("assigned to"),
+                                 db_index=False)
     position = models.PositiveSmallIntegerField(default=0)
     kind = models.CharField(_("kind"), max_length=20, choices=TaskKind.choices)
     description = models.CharField(_("what to do"), max_length=500)
