@@ -12,6 +12,7 @@ does), so the tests call ``close_old_connections()`` where a real server would."
 from __future__ import annotations
 
 import datetime as dt
+import select
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -301,6 +302,9 @@ def test_the_health_check_of_an_idle_connection_asks_the_server_nothing():
             cursor.execute("NOTIFY medunion_health_check")
     finally:
         other.close()
+    # The server sends the notification when it next notices it; the check does not wait for it.
+    readable, _, _ = select.select([connection.connection.fileno()], [], [], 10)
+    assert readable, "the notification did not arrive"
     assert connection.is_usable()
     assert _last_statement_of(pid) == "SELECT 1"
     with connection.cursor() as cursor:
