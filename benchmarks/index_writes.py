@@ -124,7 +124,8 @@ def main() -> None:
         runs: dict[bool, list[float]] = {True: [], False: []}
         for n in range(args.rounds):
             for with_them in ((True, False) if n % 2 == 0 else (False, True)):
-                runs[with_them].append(insert_cost(table, args.rows, dropped.get(table, []) if with_them else []))
+                indexes = dropped.get(table, []) if with_them else []
+                runs[with_them].append(insert_cost(table, args.rows, indexes))
         print(f"| {table} | {len(dropped.get(table, []))} | {statistics.median(runs[True]):.1f} | "
               f"{statistics.median(runs[False]):.1f} |", flush=True)
     if args.reads:

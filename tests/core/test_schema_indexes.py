@@ -70,4 +70,5 @@ def test_the_check_finds_an_index_a_longer_one_begins_with(db):
     with connection.cursor() as cur:
         cur.execute('CREATE INDEX "notification_account_only" ON "notifications_notification" ("user_id")')
     found = _redundant()
-    assert len(found) == 1 and "notification_account_only" in found[0] and "notification_inbox" in found[0], found
+    assert len(found) == 1, found
+    assert "notification_account_only" in found[0] and "notification_inbox" in found[0], found

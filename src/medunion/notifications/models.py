@@ -16,7 +16,7 @@ from medunion.core.models import Entity
 
 class Notification(Entity):
     # No index of its own: notification_inbox leads with the account, for the inbox, a cascade and
-    # any look by account. A second, narrower index on the account alone let PostgreSQL's planner
+    # any look-up by account. A second, narrower index on the account alone let PostgreSQL's planner
     # count the badge through it and filter every notice the account has, read or not, when it
     # judged the unread index the larger (as it did with the aborted rows of a test run).
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications",
