@@ -172,8 +172,10 @@ def drill_environment(name: str, db: str, *, keep: bool = False) -> Iterator[Dri
 def recreate_pg_database(url: str, dbname: str) -> None:
     import psycopg
 
+    from medunion.ops.postgres import drop_database
+
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        drop_database(conn, dbname)
         conn.execute(f'CREATE DATABASE "{dbname}"')
 
 
@@ -183,8 +185,10 @@ def _drop_quietly(url: str, dbname: str, keep: bool) -> None:
     try:
         import psycopg
 
+        from medunion.ops.postgres import drop_database
+
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+            drop_database(conn, dbname)
     except Exception as exc:  # noqa: BLE001 - clean-up only
         print(f"note: could not drop {dbname}: {exc}", file=sys.stderr)
 

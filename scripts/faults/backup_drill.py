@@ -138,8 +138,10 @@ def _restored_drill(drill: Drill, cluster_url: str, work: Path) -> Drill:
 def _drop_restored(cluster_url: str) -> None:
     import psycopg
 
+    from medunion.ops.postgres import drop_database
+
     with psycopg.connect(cluster_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{RESTORED_DB}" WITH (FORCE)')
+        drop_database(conn, RESTORED_DB)
 
 
 def _run(argv: list[str], env: dict[str, str]) -> tuple[int, float, str]:

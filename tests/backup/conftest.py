@@ -101,7 +101,7 @@ def pg_databases() -> Iterator[Callable[[], dict[str, str]]]:
     yield new
     with postgres.connect(base, autocommit=True) as conn:
         for name in made:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            postgres.drop_database(conn, name)
 
 
 @pytest.fixture

@@ -90,6 +90,23 @@ def connect(params: dict[str, str], **kwargs: Any) -> Any:
     return conn
 
 
+def drop_database(conn: Any, name: str) -> None:
+    """Drop a throw-away database (a drill's, a test's), ending the sessions still on it. ``conn``
+    is an autocommit connection to another database of the server.
+
+    ``WITH (FORCE)`` ends the sessions, but refuses the whole drop when one of them is a process
+    the caller may not signal: an autovacuum worker, which the server starts on a freshly loaded
+    database. A plain ``DROP DATABASE`` ends autovacuum workers itself (it waits a few seconds for
+    them), so on that refusal the database is dropped without FORCE."""
+    import psycopg
+
+    quoted = '"' + name.replace('"', '""') + '"'
+    try:
+        conn.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+    except psycopg.errors.InsufficientPrivilege:
+        conn.execute(f"DROP DATABASE IF EXISTS {quoted}")
+
+
 class PgReader:
     """Queries on one PostgreSQL database state (a snapshot's transaction, or a restored database)."""
 
