@@ -9,6 +9,8 @@ triggers of migration 0002 with the old table."""
 
 from django.db import migrations, models
 
+from medunion.core.migration_ops import field_index_dropped
+
 TABLE = "audit_auditevent"
 # Django's names for the fields' own indexes (the same on SQLite and PostgreSQL), and whether
 # PostgreSQL also had a second one for LIKE (a CharField's).
@@ -18,24 +20,8 @@ FIELD_INDEXES = {"actor_id": ("audit_auditevent_actor_id_270bb4b7", False),
 
 
 def _unindexed(column: str, field: models.Field) -> migrations.SeparateDatabaseAndState:
-    """The field without ``db_index`` in the state; its own index (and PostgreSQL's second one)
-    dropped by name in the database, and made again on the way back."""
     name, like = FIELD_INDEXES[column]
-
-    def forwards(apps, schema_editor):
-        schema_editor.execute(f'DROP INDEX IF EXISTS "{name}"')
-        if like:
-            schema_editor.execute(f'DROP INDEX IF EXISTS "{name}_like"')
-
-    def backwards(apps, schema_editor):
-        schema_editor.execute(f'CREATE INDEX "{name}" ON "{TABLE}" ("{column}")')
-        if like and schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(f'CREATE INDEX "{name}_like" ON "{TABLE}" ("{column}" varchar_pattern_ops)')
-
-    return migrations.SeparateDatabaseAndState(
-        state_operations=[migrations.AlterField(model_name="auditevent", name=column, field=field)],
-        database_operations=[migrations.RunPython(forwards, backwards)],
-    )
+    return field_index_dropped("auditevent", column, field, table=TABLE, column=column, index=name, like=like)
 
 
 class Migration(migrations.Migration):
